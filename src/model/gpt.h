@@ -1,0 +1,103 @@
+// gpt: a decoder-only transformer (GPT-2 or Llama family) with hand-written forward and
+// backward passes over float32 parameters held in one arena.
+//
+//     gpt_t m;
+//     if (gpt_init(&m, &cfg, &e) != 0) ...          // parameters, from the generated table
+//     gpt_init_weights(&m, &rng);                   // or gpt_load (train/checkpoint.h)
+//     if (gpt_alloc_train(&m, B, T, &e) != 0) ...   // gradients and activations for B x T
+//     gpt_zero_grad(&m);
+//     double loss = gpt_forward(&m, tokens, targets, NULL, B, T);
+//     gpt_backward(&m);                             // grads += d loss / d params
+//     gpt_free(&m);
+//
+// The model = config + parameter table + parameters (+ gradients + activations).
+#ifndef MANABI_MODEL_GPT_H
+#define MANABI_MODEL_GPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/rng.h"
+#include "model/config.h"
+#include "model/params.h"
+
+// Pointers into an arena (parameters or gradients) for one block.  Shapes follow params.h;
+// GPT-2 weights are (in, out), Llama weights (out, in).  Bias pointers are NULL for Llama.
+typedef struct gpt_layer {
+    float *norm1_w, *norm1_b;  // (C)
+    float *qkv_w, *qkv_b;      // Llama q|k|v rows ((NH + 2 NKV) HS, C); GPT-2 (C, 3C), (3C)
+    float *atto_w, *atto_b;    // (C, C)
+    float *norm2_w, *norm2_b;  // (C)
+    float *fc_w, *fc_b;        // Llama gate|up rows (2F, C); GPT-2 (C, F), (F)
+    float *proj_w, *proj_b;    // Llama (C, F); GPT-2 (F, C), (C)
+} gpt_layer_t;
+
+typedef struct gpt_weights {
+    float *embed;             // (V, C)
+    float *pos;               // (T, C), GPT-2 only
+    gpt_layer_t *layers;      // (L)
+    float *normf_w, *normf_b; // (C)
+    float *lm_head;           // (V, C); == embed when tied
+} gpt_weights_t;
+
+// Activations saved by the forward pass for the backward pass, for up to B x T tokens.
+typedef struct gpt_acts {
+    int B, T;                 // capacity
+    float *x;                 // (L+1, B, T, C) residual stream entering each block; x[L] leaves the last
+    float *xmid;              // (L, B, T, C) residual after attention
+    float *norm1, *norm1_mean, *norm1_rstd;  // (L, B, T, C), (L, B, T), (L, B, T)
+    float *qkv;               // (L, B, T, QKV) after RoPE
+    float *att;               // (L, B, NH, T, T) attention probabilities
+    float *atty;              // (L, B, T, C) attention output before o_proj
+    float *norm2, *norm2_mean, *norm2_rstd;
+    float *fch;               // (L, B, T, FH) MLP hidden before the activation; FH = 2F (Llama) or F
+    float *fca;               // (L, B, T, F) after the activation
+    float *normf, *normf_mean, *normf_rstd;  // (B, T, C), (B, T), (B, T)
+    float *logits;            // (B, T, V); holds dlogits after backward
+    float *lse, *losses;      // (B, T)
+    float *dloss;             // (B, T) weight of each position's loss
+    int32_t *tokens, *targets;// (B, T) copies of the last forward's inputs
+    // backward scratch, one block at a time
+    float *dres, *dnorm, *datty, *dqkv, *dfch, *dfca, *att_scratch;
+} gpt_acts_t;
+
+typedef struct gpt {
+    gpt_config_t cfg;
+    gpt_table_t table;
+    float *params;            // the arena: table.total floats
+    float *grads;             // same layout; NULL until gpt_alloc_train
+    gpt_weights_t w, g;       // views of params and grads
+    gpt_acts_t acts;
+    float *rope_cos, *rope_sin;  // (T, HS/2), Llama only
+    int B, T;                 // shape of the last forward
+    int has_targets;
+} gpt_t;
+
+// Allocates the parameters (zeroed) for a valid config.  gpt_free releases everything.
+int gpt_init(gpt_t *m, const gpt_config_t *cfg, err_t *e);
+void gpt_free(gpt_t *m);
+// Initialises weights: normal(0, 0.02), the residual output projections scaled by
+// 1/sqrt(2L) (GPT-2 paper), norms to 1, biases to 0.
+void gpt_init_weights(gpt_t *m, rng_t *rng);
+// Allocates gradients (zeroed) and activations for batches up to B x T (T <= context).
+int gpt_alloc_train(gpt_t *m, int B, int T, err_t *e);
+// Allocates activations only (inference).
+int gpt_alloc_acts(gpt_t *m, int B, int T, err_t *e);
+size_t gpt_num_params(const gpt_t *m);
+
+// Forward pass over tokens (B, T).  With targets (B, T), returns the loss
+//   sum_i w_i * -log p(targets_i), w_i = weights[i] (or 1 / (B T) when weights is NULL),
+// and keeps what backward needs.  Without targets returns 0 and leaves logits (B, T, V).
+// Token ids must be in [0, V): the caller validates them.
+double gpt_forward(gpt_t *m, const int32_t *tokens, const int32_t *targets, const float *weights, int B, int T);
+// Backward pass of the last forward (which had targets): grads += d loss / d params.
+void gpt_backward(gpt_t *m);
+void gpt_zero_grad(gpt_t *m);
+// Logits of the last forward, (B, T, V).
+const float *gpt_logits(const gpt_t *m);
+// Floating-point operations of one training step (forward + backward) per token, counting
+// matrix products (2 per multiply-add) including attention; used for MFU.
+double gpt_flops_per_token(const gpt_config_t *c, int T);
+
+#endif
