@@ -61,12 +61,10 @@ int args_parse(arg_opt_t *opts, int argc, char **argv, char **pos, int max_pos, 
             arg_opt_t *b = args_find(opts, name + 3);
             if (b && b->kind == ARG_BOOL && !eq) {
                 *(int *)b->dst = 0;
-                b->seen = 1;
                 continue;
             }
         }
         if (!o) return err_set(e, "unknown flag --%s", name);
-        o->seen = 1;
         if (o->kind == ARG_BOOL) {
             if (eq) return err_set(e, "--%s takes no value", name);
             *(int *)o->dst = 1;

@@ -28,7 +28,6 @@ typedef struct arg_opt {
     arg_kind_t kind;
     void *dst;         // int*, int64_t*, float*, const char**, int* (bool)
     const char *help;
-    int seen;          // set by args_parse when the flag was given
 } arg_opt_t;
 
 // Parses argv[0..argc) (argv[0] is NOT skipped: pass the arguments after the subcommand).

@@ -63,7 +63,8 @@ typedef struct st_entry {
 } st_entry_t;
 
 // Writes the tensors (in the order given) and metadata pairs meta[2i], meta[2i+1] to path
-// atomically (temporary file, fsync, rename).  Data offsets are 8-byte aligned.
+// atomically (temporary file, fsync, rename).  The data section starts 8-byte aligned;
+// tensors follow each other without gaps, as the format requires.
 int st_write(const char *path, const st_entry_t *t, int n, const char *const *meta, int n_meta, err_t *e);
 
 #endif

@@ -1,0 +1,88 @@
+// manabi sample: greedy or temperature sampling from a checkpoint.
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "infer/sample.h"
+#include "tokenizer/tokenizer.h"
+#include "train/checkpoint.h"
+
+static int print_token(int32_t id, void *ctx) {
+    const tok_t *tok = ctx;
+    if (id == tok_special(tok, TOK_EOT)) return 1;  // end of the document
+    size_t n;
+    const char *s = tok_token_bytes(tok, id, &n);
+    fwrite(s, 1, n, stdout);
+    fflush(stdout);
+    return 0;
+}
+
+int cmd_sample(int argc, char **argv) {
+    const char *ckpt = NULL, *prompt = "", *tokenizer = NULL;
+    int max_new = 200, seed = 42;
+    float temperature = 0.8f;
+    arg_opt_t opts[] = {
+        {"ckpt", ARG_STR, &ckpt, "checkpoint (.safetensors)"},
+        {"prompt", ARG_STR, &prompt, "text to continue"},
+        {"tokens", ARG_INT, &max_new, "maximum new tokens"},
+        {"temperature", ARG_FLOAT, &temperature, "sampling temperature (0: greedy)"},
+        {"seed", ARG_INT, &seed, "random seed"},
+        {"tokenizer", ARG_STR, &tokenizer, "tokenizer (default: the one the checkpoint records)"},
+        {0},
+    };
+    char *pos[1];
+    int npos, rc = cli_parse("sample", "--ckpt CKPT [--prompt TEXT] [--tokens N] [--temperature X]", opts, argc,
+                             argv, pos, 0, &npos);
+    if (rc >= 0) return rc;
+    if (!ckpt) return cli_fail("sample: --ckpt is required");
+    if (temperature < 0) return cli_fail("--temperature must be >= 0");
+    if (max_new < 0) return cli_fail("--tokens must be >= 0");
+    err_t e = {0};
+    gpt_t m;
+    ckpt_meta_t meta;
+    tok_t *tok = NULL;
+    int32_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    rc = 1;
+    if (ckpt_load_model(ckpt, &m, &meta, &e) != 0) return cli_fail(e.msg);
+    if (!tokenizer) tokenizer = meta.tokenizer[0] ? meta.tokenizer : "byte";
+    if (tok_load(&tok, tokenizer, &e) != 0) goto done;
+    if (meta.tok_hash && meta.tok_hash != tok_hash(tok)) {
+        err_set(&e, "%s was trained with tokenizer '%s', not '%s'", ckpt, meta.tokenizer, tokenizer);
+        goto done;
+    }
+    if (tok_vocab_size(tok) > m.cfg.vocab_size) {
+        err_set(&e, "tokenizer '%s' has %d tokens but the model only %d", tokenizer, tok_vocab_size(tok), m.cfg.vocab_size);
+        goto done;
+    }
+    // The sequence starts with <|endoftext|>, as every training document does.
+    int32_t eot = tok_special(tok, TOK_EOT);
+    if (tok_encode(tok, prompt, strlen(prompt), &ids, &n, &cap, &e) != 0) goto done;
+    size_t total = n + 1 + (size_t)max_new;
+    int32_t *seqbuf = malloc(total * sizeof(int32_t));
+    if (!seqbuf) {
+        err_set(&e, "out of memory");
+        goto done;
+    }
+    seqbuf[0] = eot;
+    memcpy(seqbuf + 1, ids, n * sizeof(int32_t));
+    int T = m.cfg.context;
+    if (gpt_alloc_acts(&m, 1, T, &e) != 0) {
+        free(seqbuf);
+        goto done;
+    }
+    rng_t rng;
+    rng_seed(&rng, (uint64_t)seed);
+    fputs(prompt, stdout);
+    generate_simple(&m, seqbuf, (int)n + 1, (int)total, max_new, temperature, &rng, print_token, tok);
+    putchar('\n');
+    free(seqbuf);
+    rc = 0;
+done:
+    if (rc) cli_fail(e.msg);
+    free(ids);
+    tok_free(tok);
+    gpt_free(&m);
+    return rc;
+}

@@ -1,0 +1,92 @@
+// manabi: train GPT-style language models, from raw text to a chat model, in C.
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+typedef struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} command_t;
+
+static const command_t commands[] = {
+    {"data", cmd_data, "prepare training data: 'manabi data shards' tokenizes text into shards"},
+    {"pretrain", cmd_pretrain, "pre-train a model by next-token prediction on token shards"},
+    {"sample", cmd_sample, "generate text from a checkpoint and a prompt"},
+    {"loss", cmd_loss, "mean next-token loss and bits per byte of a checkpoint over shards"},
+    {"info", cmd_info, "show a checkpoint's config, parameter count, step and loss"},
+};
+enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
+
+volatile sig_atomic_t cli_stop = 0;
+
+static void on_signal(int sig) {
+    (void)sig;
+    cli_stop = 1;
+}
+
+void cli_catch_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int cli_fail(const char *msg) {
+    fprintf(stderr, "manabi: %s\n", msg);
+    return 1;
+}
+
+int cli_parse(const char *cmd, const char *synopsis, arg_opt_t *opts, int argc, char **argv, char **pos,
+              int max_pos, int *npos) {
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: manabi %s %s\n\noptions:\n", cmd, synopsis);
+            args_print(stdout, opts);
+            return 0;
+        }
+    err_t e = {0};
+    if (args_parse(opts, argc, argv, pos, max_pos, npos, &e) != 0) {
+        fprintf(stderr, "manabi %s: %s\nusage: manabi %s %s (see 'manabi help %s')\n", cmd, e.msg, cmd, synopsis,
+                cmd);
+        return 2;
+    }
+    return -1;
+}
+
+static void usage(FILE *f) {
+    fprintf(f, "manabi: train GPT-style language models in C\n\nusage: manabi <command> [options]\n\ncommands:\n");
+    for (int i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  %-10s %s\n", "help", "this list, or 'manabi help <command>' for a command's options");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        if (argc > 2)
+            for (int i = 0; i < NCOMMANDS; i++)
+                if (strcmp(argv[2], commands[i].name) == 0) {
+                    char *help[] = {"--help"};
+                    return commands[i].fn(1, help);
+                }
+        if (argc > 2) {
+            fprintf(stderr, "manabi: unknown command '%s'\n", argv[2]);
+            usage(stderr);
+            return 2;
+        }
+        usage(stdout);
+        return 0;
+    }
+    for (int i = 0; i < NCOMMANDS; i++)
+        if (strcmp(cmd, commands[i].name) == 0) return commands[i].fn(argc - 2, argv + 2);
+    fprintf(stderr, "manabi: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,116 @@
+#include "data/textshards.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/io.h"
+#include "data/shard.h"
+
+typedef struct split {
+    int32_t *ids;
+    size_t n, cap;
+    int index;           // next shard number
+    const char *name;    // "train" / "val"
+} split_t;
+
+static int flush_split(split_t *s, const textshards_opts_t *o, const tok_t *tok, int final, err_t *e) {
+    while (s->n > 0 && (final || (int64_t)s->n >= o->shard_tokens)) {
+        size_t take = (int64_t)s->n > o->shard_tokens ? (size_t)o->shard_tokens : s->n;
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s_%06d.bin", o->out_dir, s->name, s->index);
+        if (shard_write(path, s->ids, (int64_t)take, tok_vocab_size(tok), tok_special(tok, TOK_EOT), tok_hash(tok), e) != 0)
+            return -1;
+        s->index++;
+        memmove(s->ids, s->ids + take, (s->n - take) * sizeof(int32_t));
+        s->n -= take;
+    }
+    return 0;
+}
+
+static int add_doc(split_t *sp, textshards_report_t *rep, const textshards_opts_t *o, const tok_t *tok,
+                   const char *text, size_t len, err_t *e) {
+    // Trim surrounding blank lines; an empty document is skipped.
+    while (len && (text[0] == '\n' || text[0] == '\r')) text++, len--;
+    while (len && (text[len - 1] == '\n' || text[len - 1] == '\r')) len--;
+    if (len == 0) {
+        rep->empty_docs++;
+        return 0;
+    }
+    double u = (double)(io_fnv1a(IO_FNV_INIT, text, len) >> 11) / 9007199254740992.0;
+    int which = u < o->val_fraction;
+    split_t *s = &sp[which];
+    int32_t eot = tok_special(tok, TOK_EOT);
+    size_t before = s->n;
+    if (s->n + 1 > s->cap) {
+        size_t nc = s->cap * 2 + 16;
+        int32_t *p = realloc(s->ids, nc * sizeof *p);
+        if (!p) return err_set(e, "out of memory");
+        s->ids = p;
+        s->cap = nc;
+    }
+    s->ids[s->n++] = eot;
+    if (tok_encode(tok, text, len, &s->ids, &s->n, &s->cap, e) != 0) return -1;
+    rep->docs[which]++;
+    rep->tokens[which] += (int64_t)(s->n - before);
+    rep->bytes[which] += (int64_t)len;
+    return flush_split(s, o, tok, 0, e);
+}
+
+int textshards_build(const textshards_opts_t *o, const tok_t *tok, textshards_report_t *rep, err_t *e) {
+    memset(rep, 0, sizeof *rep);
+    if (o->n_inputs < 1) return err_set(e, "no input files");
+    if (o->shard_tokens < 2) return err_set(e, "shard size must be at least 2 tokens");
+    if (io_mkdir_p(o->out_dir, e) != 0) return -1;
+    split_t sp[2] = {{.name = "train"}, {.name = "val"}};
+    int rc = -1;
+    int64_t read_bytes = 0;
+    size_t dlen = strlen(o->delimiter);
+    for (int f = 0; f < o->n_inputs && (!o->max_bytes || read_bytes < o->max_bytes); f++) {
+        char *buf;
+        size_t len;
+        if (io_read_file(o->inputs[f], &buf, &len, e) != 0) goto done;
+        if (o->max_bytes && read_bytes + (int64_t)len > o->max_bytes) len = (size_t)(o->max_bytes - read_bytes);
+        read_bytes += (int64_t)len;
+        if (memchr(buf, 0, len)) {
+            free(buf);
+            err_set(e, "%s contains NUL bytes: is it a text file?", o->inputs[f]);
+            goto done;
+        }
+        size_t start = 0;
+        for (size_t i = 0; dlen && i < len;) {
+            // A delimiter line: at the start of a line, followed by a newline or the end.
+            int at_line = i == 0 || buf[i - 1] == '\n';
+            if (at_line && i + dlen <= len && memcmp(buf + i, o->delimiter, dlen) == 0 &&
+                (i + dlen == len || buf[i + dlen] == '\n')) {
+                if (add_doc(sp, rep, o, tok, buf + start, i - start, e) != 0) {
+                    free(buf);
+                    goto done;
+                }
+                i += dlen + 1;
+                start = i;
+                continue;
+            }
+            const char *nl = memchr(buf + i, '\n', len - i);
+            i = nl ? (size_t)(nl - buf) + 1 : len;
+        }
+        if (start < len && add_doc(sp, rep, o, tok, buf + start, len - start, e) != 0) {
+            free(buf);
+            goto done;
+        }
+        free(buf);
+    }
+    for (int k = 0; k < 2; k++)
+        if (flush_split(&sp[k], o, tok, 1, e) != 0) goto done;
+    rep->shards[0] = sp[0].index;
+    rep->shards[1] = sp[1].index;
+    if (rep->docs[0] == 0) {
+        err_set(e, "no training documents in the input (the corpus is empty?)");
+        goto done;
+    }
+    rc = 0;
+done:
+    free(sp[0].ids);
+    free(sp[1].ids);
+    return rc;
+}

@@ -1,0 +1,35 @@
+// textshards: plain-text documents -> tokenized train/validation shards.
+//
+// Input files hold UTF-8 text; documents are separated by a line that is exactly the
+// delimiter (default "<|endoftext|>"), or each file is one document when the delimiter is "".
+// Every document is written as <|endoftext|> followed by its tokens, so documents are
+// separated (and begun) by the end-of-text token.  A document goes to validation when a hash
+// of its text falls below val_fraction: the split is deterministic and does not depend on
+// the order of the files.
+#ifndef MANABI_DATA_TEXTSHARDS_H
+#define MANABI_DATA_TEXTSHARDS_H
+
+#include <stdint.h>
+
+#include "core/err.h"
+#include "tokenizer/tokenizer.h"
+
+typedef struct textshards_opts {
+    const char *const *inputs;
+    int n_inputs;
+    const char *out_dir;
+    const char *delimiter;
+    double val_fraction;
+    int64_t shard_tokens;   // tokens per shard file
+    int64_t max_bytes;      // stop reading after this many input bytes (0: no limit)
+} textshards_opts_t;
+
+typedef struct textshards_report {
+    int64_t docs[2], tokens[2], bytes[2];  // [0] train, [1] validation
+    int shards[2];
+    int64_t empty_docs;
+} textshards_report_t;
+
+int textshards_build(const textshards_opts_t *o, const tok_t *tok, textshards_report_t *rep, err_t *e);
+
+#endif
