@@ -46,8 +46,15 @@ $(BUILD)/%.o: %.c
 test: all
 	BUILD=$(BUILD) bash tests/run_all.sh
 
+# Benchmarks (bench/*.c), each linked against the library.
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench_%)
+bench: $(BENCH_BIN)
+$(BUILD)/bench_%: $(BUILD)/bench/%.o $(BUILD)/libmanabi.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 clean:
 	rm -rf build build-san
 
-.PHONY: all test clean
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+.PHONY: all test bench clean
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BENCH_SRC:%.c=$(BUILD)/%.d)

@@ -16,7 +16,7 @@ static int data_shards(int argc, char **argv) {
         {"delimiter", ARG_STR, &delim, "line that separates documents (\"\": one document per file)"},
         {"val-fraction", ARG_FLOAT, &val, "fraction of documents held out for validation"},
         {"shard-tokens", ARG_I64, &shard_tokens, "tokens per shard file"},
-        {"max-bytes", ARG_I64, &max_bytes, "read at most this many input bytes (0: all)"},
+        {"max-bytes", ARG_I64, &max_bytes, "read at most this many bytes of each file (0: all)"},
         {0},
     };
     char *pos[4096];

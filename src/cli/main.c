@@ -1,8 +1,11 @@
 // manabi: train GPT-style language models, from raw text to a chat model, in C.
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/cpu.h"
 
 typedef struct {
     const char *name;
@@ -63,7 +66,18 @@ static void usage(FILE *f) {
     fprintf(f, "  %-10s %s\n", "help", "this list, or 'manabi help <command>' for a command's options");
 }
 
+// When nobody chose OpenBLAS's kernels (OPENBLAS_CORETYPE unset) and it fell back to slower
+// ones than this CPU supports, run again once with the right core type: OpenBLAS reads the
+// variable only while it loads, before main.
+static void pick_blas_kernels(char **argv) {
+    const char *better = getenv("OPENBLAS_CORETYPE") ? NULL : cpu_blas_better_core();
+    if (!better) return;
+    setenv("OPENBLAS_CORETYPE", better, 1);
+    execv("/proc/self/exe", argv);  // returns only on failure: carry on with what we have
+}
+
 int main(int argc, char **argv) {
+    pick_blas_kernels(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -1,7 +1,9 @@
 #include "core/cpu.h"
 
+#include <cblas.h>
 #include <immintrin.h>
 #include <omp.h>
+#include <string.h>
 #include <time.h>
 
 static double now(void) {
@@ -63,4 +65,21 @@ double cpu_measure_peak_flops(int threads) {
     flops += kernel(iters);
     double dt = now() - t0;
     return flops / dt;
+}
+
+const char *cpu_blas_core(void) { return openblas_get_corename(); }
+
+const char *cpu_blas_better_core(void) {
+    static const char *const avx512_cores[] = {"SkylakeX", "Cooperlake", "SapphireRapids", NULL};
+    static const char *const avx2_cores[] = {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids", NULL};
+    const char *core = openblas_get_corename();
+    __builtin_cpu_init();
+    int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                 __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    const char *const *good = avx512 ? avx512_cores : avx2 ? avx2_cores : NULL;
+    if (!good) return NULL;
+    for (int i = 0; good[i]; i++)
+        if (strcasecmp(core, good[i]) == 0) return NULL;
+    return avx512 ? "SkylakeX" : "Haswell";
 }

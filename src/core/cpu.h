@@ -9,3 +9,12 @@ const char *cpu_fma_isa(void);
 double cpu_measure_peak_flops(int threads);
 
 #endif
+
+// The OpenBLAS kernel set in use (e.g. "SkylakeX", "Haswell", "Prescott").
+const char *cpu_blas_core(void);
+// OpenBLAS picks its kernels from the CPU model it recognises; a model newer than the library
+// (OpenBLAS 0.3.21 and Intel's 5th-generation Xeons, say) falls back to its SSE3 "Prescott"
+// kernels, several times slower.  Returns the OpenBLAS core type that matches what this CPU
+// can do ("SkylakeX" with AVX-512, "Haswell" with AVX2) when that is better than the kernels
+// in use, else NULL.
+const char *cpu_blas_better_core(void);

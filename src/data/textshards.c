@@ -64,14 +64,12 @@ int textshards_build(const textshards_opts_t *o, const tok_t *tok, textshards_re
     if (io_mkdir_p(o->out_dir, e) != 0) return -1;
     split_t sp[2] = {{.name = "train"}, {.name = "val"}};
     int rc = -1;
-    int64_t read_bytes = 0;
     size_t dlen = strlen(o->delimiter);
-    for (int f = 0; f < o->n_inputs && (!o->max_bytes || read_bytes < o->max_bytes); f++) {
+    for (int f = 0; f < o->n_inputs; f++) {
         char *buf;
         size_t len;
         if (io_read_file(o->inputs[f], &buf, &len, e) != 0) goto done;
-        if (o->max_bytes && read_bytes + (int64_t)len > o->max_bytes) len = (size_t)(o->max_bytes - read_bytes);
-        read_bytes += (int64_t)len;
+        if (o->max_bytes && (int64_t)len > o->max_bytes) len = (size_t)o->max_bytes;  // a document may be cut
         if (memchr(buf, 0, len)) {
             free(buf);
             err_set(e, "%s contains NUL bytes: is it a text file?", o->inputs[f]);

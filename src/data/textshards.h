@@ -21,7 +21,7 @@ typedef struct textshards_opts {
     const char *delimiter;
     double val_fraction;
     int64_t shard_tokens;   // tokens per shard file
-    int64_t max_bytes;      // stop reading after this many input bytes (0: no limit)
+    int64_t max_bytes;      // read at most this many bytes of each file (0: no limit)
 } textshards_opts_t;
 
 typedef struct textshards_report {

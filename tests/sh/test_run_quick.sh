@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# ./run.sh --quick end to end: corpus, shards, pre-training, sampling, in under 2 minutes.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+if [[ ${BUILD:-build} != build ]]; then
+    echo "run.sh uses the optimised build; it runs in the non-sanitizer pass"
+    exit 77
+fi
+start=$(date +%s)
+out=$(./run.sh --quick 2>&1) || { echo "$out" | tail -n 40; echo "run.sh --quick failed"; exit 1; }
+elapsed=$(( $(date +%s) - start ))
+echo "$out" | tail -n 25
+# The loss fell: the last training loss is well below the first.
+first=$(grep -m1 -o 'loss [0-9.]*' <<<"$out" | awk '{print $2}')
+last=$(grep '^step ' <<<"$out" | grep -o '| loss [0-9.]*' | tail -n 1 | awk '{print $3}')
+awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a - 1.0) }' || { echo "loss did not fall: $first -> $last"; exit 1; }
+grep -q '^step *[0-9]*/[0-9]* | loss' <<<"$out" || { echo "no progress lines"; exit 1; }
+grep -q 'sample: ' <<<"$out" || { echo "no sample"; exit 1; }
+echo "run.sh --quick took ${elapsed}s (loss $first -> $last)"
