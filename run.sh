@@ -26,6 +26,7 @@ manabi=build/manabi
 
 if [[ $quick -eq 1 ]]; then
     sources=(fortunes jargon manpages_ja)
+    corpus=data/corpus-quick fetch_args=(--max-pages 200)
     shards=data/shards-quick run=runs/quick
     shard_args=(--max-bytes 1000000)
     train_args=(--depth 2 --seq-len 128 --batch 8 --steps 60 --warmup 10 --lr 3e-3 --val-every 30 --val-batches 8
@@ -33,6 +34,7 @@ if [[ $quick -eq 1 ]]; then
     prompts=("The " "これは")
 else
     sources=(brown web fortunes jargon manpages_ja)
+    corpus=data/corpus fetch_args=()
     shards=data/shards run=runs/default
     shard_args=()
     train_args=(--depth 4 --seq-len 256 --batch 8 --steps 600 --warmup 50 --lr 3e-3 --val-every 100 --val-batches 20
@@ -41,11 +43,11 @@ else
 fi
 
 step "corpus (scripts/fetch_corpus.sh)"
-scripts/fetch_corpus.sh "${sources[@]}"
+scripts/fetch_corpus.sh --out "$corpus" "${fetch_args[@]}" "${sources[@]}"
 
 step "tokenize into shards (byte-level tokenizer)"
 files=()
-for s in "${sources[@]}"; do files+=("data/corpus/$s.txt"); done
+for s in "${sources[@]}"; do files+=("$corpus/$s.txt"); done
 rm -rf "$shards"
 $manabi data shards --out "$shards" --val-fraction 0.02 "${shard_args[@]}" "${files[@]}"
 

