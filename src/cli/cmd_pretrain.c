@@ -62,8 +62,11 @@ int cmd_pretrain(int argc, char **argv) {
     err_t e = {0};
     if (!o.train_data) return cli_fail("pretrain: --train is required (token shards from 'manabi data shards')");
     gpt_family_t fam;
-    if (gpt_family_parse(family, &fam, &e) != 0 || lr_kind_parse(schedule, &o.lr.kind, &e) != 0)
+    if (gpt_family_parse(family, &fam, &e) != 0) {
+        err_wrap(&e, "--family");
         return cli_fail(e.msg);
+    }
+    if (lr_kind_parse(schedule, &o.lr.kind, &e) != 0) return cli_fail(e.msg);
     if (depth < 1) return cli_fail("--depth must be at least 1");
     if (o.B < 1 || o.T < 1) return cli_fail("--batch and --seq-len must be positive");
     if (o.steps < 1) return cli_fail("--steps must be at least 1");

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int cmp_path(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
 int loader_open(loader_t *l, const char *patterns, int T, int random, uint64_t seed, int vocab_size,
                 uint64_t tok_hash, err_t *e) {
     memset(l, 0, sizeof *l);
@@ -27,6 +29,9 @@ int loader_open(loader_t *l, const char *patterns, int T, int random, uint64_t s
         }
         flags = GLOB_APPEND;
     }
+    // glob sorts each pattern's matches; sort the whole list so that the order (which a
+    // checkpoint's shard index refers to) is by name whatever the order of the patterns.
+    qsort(g.gl_pathv, g.gl_pathc, sizeof *g.gl_pathv, cmp_path);
     l->shards = calloc(g.gl_pathc, sizeof *l->shards);
     if (!l->shards) {
         err_set(e, "out of memory");

@@ -34,8 +34,9 @@ int shard_open(shard_t *s, const char *path, err_t *e) {
     s->map_size = (size_t)st.st_size;
     const int32_t *h = map;
     if (h[0] != SHARD_MAGIC) {
+        int magic = h[0];  // read before shard_close unmaps h
         shard_close(s);
-        return err_set(e, "%s is not a token shard (magic %d, expected %d)", path, h[0], SHARD_MAGIC);
+        return err_set(e, "%s is not a token shard (magic %d, expected %d)", path, magic, SHARD_MAGIC);
     }
     if (h[1] != 1 && h[1] != 2) {
         int v = h[1];
@@ -46,10 +47,11 @@ int shard_open(shard_t *s, const char *path, err_t *e) {
     s->n = (uint32_t)h[2];
     uint64_t expect = HEADER_BYTES + (uint64_t)s->n * s->width;
     if ((uint64_t)st.st_size != expect) {
+        long long n = (long long)s->n;  // shard_close zeroes s
         shard_close(s);
         return err_set(e, "shard %s is %s: header says %lld tokens (%llu bytes) but the file has %lld bytes", path,
-                       (uint64_t)st.st_size < expect ? "truncated" : "corrupt", (long long)s->n,
-                       (unsigned long long)expect, (long long)st.st_size);
+                       (uint64_t)st.st_size < expect ? "truncated" : "corrupt", n, (unsigned long long)expect,
+                       (long long)st.st_size);
     }
     s->tokens = (const char *)map + HEADER_BYTES;
     s->vocab_size = 0;

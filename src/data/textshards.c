@@ -108,6 +108,13 @@ int textshards_build(const textshards_opts_t *o, const tok_t *tok, textshards_re
     }
     rc = 0;
 done:
+    // A failed build removes the shards it wrote, so no partial corpus passes for a whole one.
+    for (int k = 0; rc != 0 && k < 2; k++)
+        for (int i = 0; i < sp[k].index; i++) {
+            char path[4200];
+            snprintf(path, sizeof path, "%s/%s_%06d.bin", o->out_dir, sp[k].name, i);
+            remove(path);
+        }
     free(sp[0].ids);
     free(sp[1].ids);
     return rc;

@@ -162,9 +162,13 @@ static int setup(run_t *r, err_t *e) {
         gpt_init_weights(&r->model, &init);
     }
     const gpt_config_t *c = &r->model.cfg;
-    if (c->vocab_size < tok_vocab_size(r->tok))
-        return err_set(e, "the model's vocabulary (%d) is smaller than the tokenizer's (%d)", c->vocab_size,
-                       tok_vocab_size(r->tok));
+    if (c->vocab_size < tok_vocab_size(r->tok)) {
+        if (resume_step >= 0 || o->init_from)
+            return err_set(e, "%s: the model's vocabulary (%d) is smaller than that of tokenizer '%s' (%d)", w,
+                           c->vocab_size, o->tokenizer, tok_vocab_size(r->tok));
+        return err_set(e, "--vocab %d is smaller than the vocabulary of tokenizer '%s' (%d)", c->vocab_size,
+                       o->tokenizer, tok_vocab_size(r->tok));
+    }
     if (o->T > c->context) return err_set(e, "--seq-len %d is longer than the model's context %d", o->T, c->context);
     if (gpt_alloc_train(&r->model, o->B, o->T, e) != 0) return -1;
     if (adamw_init(&r->opt, gpt_num_params(&r->model), o->beta1, o->beta2, o->eps, o->weight_decay, e) != 0)
@@ -288,7 +292,7 @@ int pretrain_run(const pretrain_opts_t *o, err_t *e) {
                r.st.step, o->steps, loss, lr, norm, tps, 100 * mfu, dt * 1e3, eta);
         fflush(stdout);
         fprintf(r.metrics,
-                "{\"step\":%" PRId64 ",\"loss\":%.6f,\"lr\":%.6g,\"grad_norm\":%.6f,\"tokens\":%" PRId64
+                "{\"step\":%" PRId64 ",\"loss\":%.9g,\"lr\":%.6g,\"grad_norm\":%.6f,\"tokens\":%" PRId64
                 ",\"tokens_per_s\":%.1f,\"mfu\":%.4f,\"step_ms\":%.2f}\n",
                 r.st.step, loss, lr, norm, r.st.tokens, tps, mfu, dt * 1e3);
         fflush(r.metrics);
