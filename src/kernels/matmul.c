@@ -4,6 +4,26 @@
 
 #include "kernels/kernels.h"
 
+// C (M, N) = op(A) op(B) + beta C, row-major.  OpenBLAS's own threading splits C by the
+// number of threads and its edge kernels sum in a different order, so its results change
+// with the thread count.  Instead C is cut into tiles whose shape depends only on the problem
+// shape, and each tile is one sgemm; OpenBLAS's OpenMP build runs single-threaded inside a
+// parallel region (and a one-thread team means one BLAS thread), so every element is summed
+// in the same order whatever the thread count.
+static void sgemm_tiled(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, const float *A, int lda,
+                        const float *B, int ldb, float beta, float *C, int ldc) {
+    int TM = 128, TN = M <= 32 ? 64 : 256;  // narrow tiles for few rows, so that they still spread
+    int mt = (M + TM - 1) / TM, nt = (N + TN - 1) / TN;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int t = 0; t < mt * nt; t++) {
+        int i0 = (t / nt) * TM, j0 = (t % nt) * TN;
+        int m = M - i0 < TM ? M - i0 : TM, n = N - j0 < TN ? N - j0 : TN;
+        const float *a = ta == CblasNoTrans ? A + (size_t)i0 * lda : A + i0;
+        const float *b = tb == CblasNoTrans ? B + j0 : B + (size_t)j0 * ldb;
+        cblas_sgemm(CblasRowMajor, ta, tb, m, n, K, 1.0f, a, lda, b, ldb, beta, C + (size_t)i0 * ldc + j0, ldc);
+    }
+}
+
 // dbias (OC) += column sums of dout (N, OC).  Parallel over column blocks so that every
 // column is summed over rows in the same order whatever the thread count.
 static void colsum_accumulate(float *dbias, const float *dout, int N, int OC) {
@@ -24,9 +44,9 @@ static void colsum_accumulate(float *dbias, const float *dout, int N, int OC) {
 void matmul_forward(float *out, const float *inp, const float *w, const float *bias, int N, int IC, int OC,
                     wlayout_t layout) {
     if (layout == W_OUT_IN)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, inp, IC, w, IC, 0.0f, out, OC);
+        sgemm_tiled(CblasNoTrans, CblasTrans, N, OC, IC, inp, IC, w, IC, 0.0f, out, OC);
     else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, OC, IC, 1.0f, inp, IC, w, OC, 0.0f, out, OC);
+        sgemm_tiled(CblasNoTrans, CblasNoTrans, N, OC, IC, inp, IC, w, OC, 0.0f, out, OC);
     if (bias) {
 #pragma omp parallel for schedule(static)
         for (int r = 0; r < N; r++) {
@@ -40,14 +60,14 @@ void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, co
                      int N, int IC, int OC, wlayout_t layout) {
     if (layout == W_OUT_IN) {
         if (dinp)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, OC, 1.0f, dout, OC, w, IC, 0.0f, dinp, IC);
+            sgemm_tiled(CblasNoTrans, CblasNoTrans, N, IC, OC, dout, OC, w, IC, 0.0f, dinp, IC);
         if (dw)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dw, IC);
+            sgemm_tiled(CblasTrans, CblasNoTrans, OC, IC, N, dout, OC, inp, IC, 1.0f, dw, IC);
     } else {
         if (dinp)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, IC, OC, 1.0f, dout, OC, w, OC, 0.0f, dinp, IC);
+            sgemm_tiled(CblasNoTrans, CblasTrans, N, IC, OC, dout, OC, w, OC, 0.0f, dinp, IC);
         if (dw)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, IC, OC, N, 1.0f, inp, IC, dout, OC, 1.0f, dw, OC);
+            sgemm_tiled(CblasTrans, CblasNoTrans, IC, OC, N, inp, IC, dout, OC, 1.0f, dw, OC);
     }
     if (dbias) colsum_accumulate(dbias, dout, N, OC);
 }
