@@ -5,16 +5,27 @@
 
 #include "cli/cli.h"
 #include "infer/sample.h"
+#include "infer/utf8out.h"
 #include "tokenizer/tokenizer.h"
 #include "train/checkpoint.h"
 
-static int print_token(int32_t id, void *ctx) {
-    const tok_t *tok = ctx;
-    if (id == tok_special(tok, TOK_EOT)) return 1;  // end of the document
-    size_t n;
-    const char *s = tok_token_bytes(tok, id, &n);
+typedef struct {
+    const tok_t *tok;
+    utf8out_t out;
+} printer_t;
+
+static void write_stdout(const char *s, size_t n, void *ctx) {
+    (void)ctx;
     fwrite(s, 1, n, stdout);
     fflush(stdout);
+}
+
+static int print_token(int32_t id, void *ctx) {
+    printer_t *p = ctx;
+    if (id == tok_special(p->tok, TOK_EOT)) return 1;  // end of the document
+    size_t n;
+    const char *s = tok_token_bytes(p->tok, id, &n);
+    utf8out_push(&p->out, s, n);
     return 0;
 }
 
@@ -75,7 +86,10 @@ int cmd_sample(int argc, char **argv) {
     rng_t rng;
     rng_seed(&rng, (uint64_t)seed);
     fputs(prompt, stdout);
-    generate_simple(&m, seqbuf, (int)n + 1, (int)total, max_new, temperature, &rng, print_token, tok);
+    printer_t pr = {.tok = tok};
+    utf8out_init(&pr.out, write_stdout, NULL);
+    generate_simple(&m, seqbuf, (int)n + 1, (int)total, max_new, temperature, &rng, print_token, &pr);
+    utf8out_flush(&pr.out);
     putchar('\n');
     free(seqbuf);
     rc = 0;

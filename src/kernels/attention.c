@@ -10,24 +10,23 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/vecmath.h"
 
 enum { RB = 64 };  // row block for the causal skipping
 
 size_t attention_scratch_floats(int T) { return (size_t)omp_get_max_threads() * T * T; }
 
+// Softmax of row[0..n) in place.
+KERNEL_CLONES static void softmax_row(float *row, int n) {
+    float inv = 1.0f / sum_exp(row, row, n, max_of(row, n));
+    for (int j = 0; j < n; j++) row[j] *= inv;
+}
+
 // Masked softmax of rows [r0, r1) of S (T, T), in place; entries above the diagonal become 0.
 static void causal_softmax_rows(float *S, int r0, int r1, int T) {
     for (int i = r0; i < r1; i++) {
         float *row = S + (size_t)i * T;
-        float mx = -INFINITY;
-        for (int j = 0; j <= i; j++) mx = row[j] > mx ? row[j] : mx;
-        float sum = 0;
-        for (int j = 0; j <= i; j++) {
-            row[j] = expf(row[j] - mx);
-            sum += row[j];
-        }
-        float inv = 1.0f / sum;
-        for (int j = 0; j <= i; j++) row[j] *= inv;
+        softmax_row(row, i + 1);
         for (int j = i + 1; j < T; j++) row[j] = 0;
     }
 }
