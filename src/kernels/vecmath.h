@@ -15,42 +15,6 @@
 #define KERNEL_CLONES __attribute__((target_clones("avx512f", "arch=haswell", "default")))
 #else
 #define KERNEL_CLONES
-// Reductions written with 16 independent partial results, so that they vectorise without
-// reassociating floating point (which the compiler may not do on its own).
-enum { VLANES = 16 };
-
-static inline float max_of(const float *x, int n) {
-    float m[VLANES];
-    for (int k = 0; k < VLANES; k++) m[k] = -3.4e38f;
-    int j = 0;
-    for (; j + VLANES <= n; j += VLANES)
-        for (int k = 0; k < VLANES; k++) m[k] = x[j + k] > m[k] ? x[j + k] : m[k];
-    float r = -3.4e38f;
-    for (int k = 0; k < VLANES; k++) r = m[k] > r ? m[k] : r;
-    for (; j < n; j++) r = x[j] > r ? x[j] : r;
-    return r;
-}
-
-// sum_j exp(x_j - shift); with out != NULL also stores each term in out (which may be x).
-static inline float sum_exp(float *out, const float *x, int n, float shift) {
-    float s[VLANES] = {0};
-    int j = 0;
-    for (; j + VLANES <= n; j += VLANES)
-        for (int k = 0; k < VLANES; k++) {
-            float v = exp_approx(x[j + k] - shift);
-            if (out) out[j + k] = v;
-            s[k] += v;
-        }
-    float r = 0;
-    for (; j < n; j++) {
-        float v = exp_approx(x[j] - shift);
-        if (out) out[j] = v;
-        r += v;
-    }
-    for (int k = 0; k < VLANES; k++) r += s[k];
-    return r;
-}
-
 #endif
 
 // e^x for x in float range; relative error below 3e-7 (Cephes' expf polynomial).  Inputs
