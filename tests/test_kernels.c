@@ -919,3 +919,23 @@ TEST(kernels_residual) {
     SAME_BITS("residual in place", a, ref, n);
     free(a), free(b), free(out), free(ref);
 }
+
+#include "kernels/vecmath.h"
+
+// exp_approx against exp in double over the range softmax and the activations use.
+TEST(kernels_exp_approx_accuracy) {
+    double worst = 0;
+    for (float x = -87.0f; x <= 88.0f; x += 0.0137f) {
+        double ref = exp((double)x), rel = fabs(exp_approx(x) - ref) / ref;
+        worst = rel > worst ? rel : worst;
+    }
+    CHECK_MSG(worst < 3e-7, "exp_approx relative error %.3g", worst);
+    CHECK(exp_approx(-1000.0f) < 2e-38f && exp_approx(-1000.0f) >= 0.0f);
+    CHECK(isfinite(exp_approx(1000.0f)));
+    float x[37];
+    for (int i = 0; i < 37; i++) x[i] = 0.1f * (float)(i - 18);
+    CHECK(max_of(x, 37) == x[36]);
+    double s = 0;
+    for (int i = 0; i < 37; i++) s += exp((double)x[i] - 1.0);
+    CHECK_NEAR(sum_exp(NULL, x, 37, 1.0f), s, 1e-5 * s);
+}
