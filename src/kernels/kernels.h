@@ -7,8 +7,9 @@
 //     accumulate so that the residual stream's gradient can flow through one buffer.
 //   - Shapes in comments use: N rows (= B*T), B batch, T time, C channels, IC/OC in/out
 //     features, V vocabulary, NH query heads, NKV key/value heads, HS head size, F MLP width.
-//   - Results do not depend on the number of threads: reductions over rows run in a fixed
-//     order, so a run is bit-reproducible for a given seed.
+//   - Results are bit-reproducible for a given seed and thread count.  manabi's own reductions
+//     over rows run in a fixed order whatever the thread count; the matrix products of
+//     matmul_* are OpenBLAS's, whose last bits depend on the thread count (see matmul.c).
 //   - Where a plain reference and a fast version exist (matmul, attention), the reference is
 //     named *_ref and the tests check one against the other.
 #ifndef MANABI_KERNELS_KERNELS_H

@@ -4,24 +4,14 @@
 
 #include "kernels/kernels.h"
 
-// C (M, N) = op(A) op(B) + beta C, row-major.  OpenBLAS's own threading splits C by the
-// number of threads and its edge kernels sum in a different order, so its results change
-// with the thread count.  Instead C is cut into tiles whose shape depends only on the problem
-// shape, and each tile is one sgemm; OpenBLAS's OpenMP build runs single-threaded inside a
-// parallel region (and a one-thread team means one BLAS thread), so every element is summed
-// in the same order whatever the thread count.
-static void sgemm_tiled(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, const float *A, int lda,
-                        const float *B, int ldb, float beta, float *C, int ldc) {
-    int TM = 128, TN = M <= 32 ? 64 : 256;  // narrow tiles for few rows, so that they still spread
-    int mt = (M + TM - 1) / TM, nt = (N + TN - 1) / TN;
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int t = 0; t < mt * nt; t++) {
-        int i0 = (t / nt) * TM, j0 = (t % nt) * TN;
-        int m = M - i0 < TM ? M - i0 : TM, n = N - j0 < TN ? N - j0 : TN;
-        const float *a = ta == CblasNoTrans ? A + (size_t)i0 * lda : A + i0;
-        const float *b = tb == CblasNoTrans ? B + j0 : B + (size_t)j0 * ldb;
-        cblas_sgemm(CblasRowMajor, ta, tb, m, n, K, 1.0f, a, lda, b, ldb, beta, C + (size_t)i0 * ldc + j0, ldc);
-    }
+// C (M, N) = op(A) op(B) + beta C, row-major, on OpenBLAS's own threads.  OpenBLAS splits
+// the work by the number of threads, so results repeat exactly for a given thread count but
+// may differ in the last bits between thread counts.  (Cutting C into fixed tiles, one
+// single-threaded call each, would make them thread-count independent, at a measured 20%
+// cost per training step: every tile packs its panels again.)
+static void sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, const float *A, int lda,
+                  const float *B, int ldb, float beta, float *C, int ldc) {
+    cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
 
 // dbias (OC) += column sums of dout (N, OC).  Parallel over column blocks so that every
@@ -44,9 +34,9 @@ static void colsum_accumulate(float *dbias, const float *dout, int N, int OC) {
 void matmul_forward(float *out, const float *inp, const float *w, const float *bias, int N, int IC, int OC,
                     wlayout_t layout) {
     if (layout == W_OUT_IN)
-        sgemm_tiled(CblasNoTrans, CblasTrans, N, OC, IC, inp, IC, w, IC, 0.0f, out, OC);
+        sgemm(CblasNoTrans, CblasTrans, N, OC, IC, inp, IC, w, IC, 0.0f, out, OC);
     else
-        sgemm_tiled(CblasNoTrans, CblasNoTrans, N, OC, IC, inp, IC, w, OC, 0.0f, out, OC);
+        sgemm(CblasNoTrans, CblasNoTrans, N, OC, IC, inp, IC, w, OC, 0.0f, out, OC);
     if (bias) {
 #pragma omp parallel for schedule(static)
         for (int r = 0; r < N; r++) {
@@ -60,14 +50,14 @@ void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, co
                      int N, int IC, int OC, wlayout_t layout) {
     if (layout == W_OUT_IN) {
         if (dinp)
-            sgemm_tiled(CblasNoTrans, CblasNoTrans, N, IC, OC, dout, OC, w, IC, 0.0f, dinp, IC);
+            sgemm(CblasNoTrans, CblasNoTrans, N, IC, OC, dout, OC, w, IC, 0.0f, dinp, IC);
         if (dw)
-            sgemm_tiled(CblasTrans, CblasNoTrans, OC, IC, N, dout, OC, inp, IC, 1.0f, dw, IC);
+            sgemm(CblasTrans, CblasNoTrans, OC, IC, N, dout, OC, inp, IC, 1.0f, dw, IC);
     } else {
         if (dinp)
-            sgemm_tiled(CblasNoTrans, CblasTrans, N, IC, OC, dout, OC, w, OC, 0.0f, dinp, IC);
+            sgemm(CblasNoTrans, CblasTrans, N, IC, OC, dout, OC, w, OC, 0.0f, dinp, IC);
         if (dw)
-            sgemm_tiled(CblasTrans, CblasNoTrans, IC, OC, N, inp, IC, dout, OC, 1.0f, dw, OC);
+            sgemm(CblasTrans, CblasNoTrans, IC, OC, N, inp, IC, dout, OC, 1.0f, dw, OC);
     }
     if (dbias) colsum_accumulate(dbias, dout, N, OC);
 }
