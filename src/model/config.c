@@ -168,9 +168,19 @@ done:
     return rc;
 }
 
-int gpt_config_equal(const gpt_config_t *a, const gpt_config_t *b) {
-    return a->family == b->family && a->vocab_size == b->vocab_size && a->context == b->context &&
-           a->n_layer == b->n_layer && a->n_head == b->n_head && a->n_kv_head == b->n_kv_head &&
-           a->d_model == b->d_model && a->d_ff == b->d_ff && a->tie_embeddings == b->tie_embeddings &&
-           (a->family == GPT_GPT2 || a->rope_theta == b->rope_theta) && a->norm_eps == b->norm_eps;
+const char *gpt_config_difference(const gpt_config_t *a, const gpt_config_t *b) {
+    if (a->family != b->family) return "family";
+    if (a->vocab_size != b->vocab_size) return "vocab_size";
+    if (a->context != b->context) return "context";
+    if (a->n_layer != b->n_layer) return "n_layer";
+    if (a->n_head != b->n_head) return "n_head";
+    if (a->n_kv_head != b->n_kv_head) return "n_kv_head";
+    if (a->d_model != b->d_model) return "d_model";
+    if (a->d_ff != b->d_ff) return "d_ff";
+    if (a->tie_embeddings != b->tie_embeddings) return "tie_embeddings";
+    if (a->family == GPT_LLAMA && a->rope_theta != b->rope_theta) return "rope_theta";
+    if (a->norm_eps != b->norm_eps) return "norm_eps";
+    return NULL;
 }
+
+int gpt_config_equal(const gpt_config_t *a, const gpt_config_t *b) { return gpt_config_difference(a, b) == NULL; }

@@ -48,5 +48,7 @@ char *gpt_config_to_json(const gpt_config_t *c);
 int gpt_config_from_json(gpt_config_t *c, const char *json, err_t *e);
 // Non-zero when a and b describe the same architecture.
 int gpt_config_equal(const gpt_config_t *a, const gpt_config_t *b);
+// The name of the first field in which a and b differ, or NULL when they are equal.
+const char *gpt_config_difference(const gpt_config_t *a, const gpt_config_t *b);
 
 #endif

@@ -153,6 +153,16 @@ static int setup(run_t *r, err_t *e) {
         if (meta.tok_hash && meta.tok_hash != tok_hash(r->tok))
             return err_set(e, "%s was trained with tokenizer '%s', not '%s' (--tokenizer)", w, meta.tokenizer,
                            o->tokenizer);
+        // A resumed run continues the model its flags describe; --init-from takes the file's.
+        // The context may differ: --seq-len is checked against the checkpoint's below.
+        gpt_config_t want = o->model;
+        if (want.vocab_size == 0) want.vocab_size = tok_vocab_size(r->tok);
+        want.context = r->model.cfg.context;
+        const char *diff = resume_step >= 0 ? gpt_config_difference(&r->model.cfg, &want) : NULL;
+        if (diff)
+            return err_set(e, "%s has another model (its %s differs from the one the flags describe): resume with "
+                              "the model flags of the original run (see %s/config.json), or use a new --out",
+                           w, diff, o->out_dir);
     } else {
         gpt_config_t c = o->model;
         if (c.vocab_size == 0) c.vocab_size = tok_vocab_size(r->tok);

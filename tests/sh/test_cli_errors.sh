@@ -49,6 +49,8 @@ expect_fail "--init-from a missing file" "nope.safetensors" \
 [[ -f run/ckpt_00000002.safetensors ]] || fail "the 2-step run wrote no checkpoint"
 expect_fail "--resume with a longer --seq-len than the checkpoint's context" "--seq-len" \
     "$MANABI" pretrain --train "$train" --out run --resume "${fast[@]}" --steps 4 --seq-len 64
+expect_fail "--resume with another architecture" "ckpt_00000002.safetensors|d_ff|config.json" \
+    "$MANABI" pretrain --train "$train" --out run --resume "${fast[@]}" --steps 4 --mlp-width 200
 # A sequential run that has moved on to its second shard (shards of 1000 tokens hold 31
 # windows of 33; 6 steps of 8 read 48); resuming it on the first shard alone must fail.
 "$MANABI" data shards --out small --shard-tokens 1000 --val-fraction 0 corpus.txt >small.log 2>&1 ||
