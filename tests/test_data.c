@@ -433,7 +433,7 @@ static int32_t *shard_ids(const char *path, int64_t *n) {
 static int build(const char *out, const char *const *inputs, int n, double val, int64_t shard_tokens,
                  textshards_report_t *rep, err_t *e) {
     tok_t *tok;
-    if (tok_load(&tok, "byte", e) != 0) return -1;
+    if (tok_load(&tok, "byte", NULL, e) != 0) return -1;
     textshards_opts_t o = {.inputs = inputs, .n_inputs = n, .out_dir = out, .delimiter = "<|endoftext|>",
                            .val_fraction = val, .shard_tokens = shard_tokens};
     int rc = textshards_build(&o, tok, rep, e);
@@ -474,7 +474,7 @@ TEST(textshards_documents) {
     const char *docs[] = {"first doc, mentions <|endoftext|> inline\n<|endoftext|>x is not a delimiter", "second doc",
                           "third doc"};
     tok_t *tok;
-    tok_load(&tok, "byte", &e);
+    tok_load(&tok, "byte", NULL, &e);
     int32_t eot = tok_special(tok, TOK_EOT);
     tok_free(tok);
     int64_t want_n = 0;

@@ -27,7 +27,7 @@ static int data_shards(int argc, char **argv) {
     if (!(val >= 0 && val < 1)) return cli_fail("--val-fraction must be in [0, 1)");
     err_t e = {0};
     tok_t *tok;
-    if (tok_load(&tok, tokenizer, &e) != 0) return cli_fail(e.msg);
+    if (tok_load(&tok, tokenizer, NULL, &e) != 0) return cli_fail(e.msg);
     textshards_opts_t o = {.inputs = (const char *const *)pos, .n_inputs = npos, .out_dir = out, .delimiter = delim,
                            .val_fraction = val, .shard_tokens = shard_tokens, .max_bytes = max_bytes};
     textshards_report_t r;

@@ -35,7 +35,7 @@ int cmd_loss(int argc, char **argv) {
     if (ckpt_load_model(ckpt, &m, &meta, &e) != 0) return cli_fail(e.msg);
     if (!tokenizer) tokenizer = meta.tokenizer[0] ? meta.tokenizer : "byte";
     if (seq <= 0) seq = m.cfg.context;
-    if (tok_load(&tok, tokenizer, &e) != 0) goto done;
+    if (tok_load(&tok, tokenizer, NULL, &e) != 0) goto done;
     if (meta.tok_hash && meta.tok_hash != tok_hash(tok)) {
         err_set(&e, "%s was trained with tokenizer '%s', not '%s'", ckpt, meta.tokenizer, tokenizer);
         goto done;

@@ -58,7 +58,7 @@ int cmd_sample(int argc, char **argv) {
     rc = 1;
     if (ckpt_load_model(ckpt, &m, &meta, &e) != 0) return cli_fail(e.msg);
     if (!tokenizer) tokenizer = meta.tokenizer[0] ? meta.tokenizer : "byte";
-    if (tok_load(&tok, tokenizer, &e) != 0) goto done;
+    if (tok_load(&tok, tokenizer, NULL, &e) != 0) goto done;
     if (meta.tok_hash && meta.tok_hash != tok_hash(tok)) {
         err_set(&e, "%s was trained with tokenizer '%s', not '%s'", ckpt, meta.tokenizer, tokenizer);
         goto done;
@@ -69,7 +69,7 @@ int cmd_sample(int argc, char **argv) {
     }
     // The sequence starts with <|endoftext|>, as every training document does.
     int32_t eot = tok_special(tok, TOK_EOT);
-    if (tok_encode(tok, prompt, strlen(prompt), &ids, &n, &cap, &e) != 0) goto done;
+    if (tok_encode(tok, prompt, strlen(prompt), 0, &ids, &n, &cap, &e) != 0) goto done;
     size_t total = n + 1 + (size_t)max_new;
     int32_t *seqbuf = malloc(total * sizeof(int32_t));
     if (!seqbuf) {

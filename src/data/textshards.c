@@ -50,7 +50,7 @@ static int add_doc(split_t *sp, textshards_report_t *rep, const textshards_opts_
         s->cap = nc;
     }
     s->ids[s->n++] = eot;
-    if (tok_encode(tok, text, len, &s->ids, &s->n, &s->cap, e) != 0) return -1;
+    if (tok_encode(tok, text, len, 0, &s->ids, &s->n, &s->cap, e) != 0) return -1;
     rep->docs[which]++;
     rep->tokens[which] += (int64_t)(s->n - before);
     rep->bytes[which] += (int64_t)len;

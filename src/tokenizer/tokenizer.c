@@ -1,73 +1,328 @@
 #include "tokenizer/tokenizer.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/io.h"
+#include "tokenizer/bpe.h"
+#include "tokenizer/pretok.h"
 
-static const char *const special_names[TOK_NSPECIAL] = {"<|endoftext|>", "<|system|>", "<|user|>", "<|assistant|>",
-                                                         "<|end|>"};
+enum { MAX_SPECIALS = 16 };
+
+typedef struct special {
+    char str[64];
+    int32_t id;
+    int role;  // tok_special_t, or -1
+} special_t;
 
 struct tok {
-    char name[32];
+    char name[64];
+    bpe_t bpe;
+    pretok_t *pre;  // NULL: the whole text is one piece (byte-level)
+    special_t specials[MAX_SPECIALS];
+    int n_specials;
+    int role_id[TOK_NSPECIAL];
     int vocab_size;
-    int special[TOK_NSPECIAL];
-    unsigned char bytes[256];  // byte-level: token i is the single byte i
     uint64_t hash;
 };
 
-int tok_load(tok_t **out, const char *spec, err_t *e) {
-    *out = NULL;
-    if (strcmp(spec, "byte") != 0)
-        return err_set(e, "tokenizer '%s': unknown (the built-in tokenizer is 'byte')", spec);
-    tok_t *t = calloc(1, sizeof *t);
-    if (!t) return err_set(e, "out of memory");
-    snprintf(t->name, sizeof t->name, "byte");
-    for (int i = 0; i < 256; i++) t->bytes[i] = (unsigned char)i;
-    for (int s = 0; s < TOK_NSPECIAL; s++) t->special[s] = 256 + s;
-    t->vocab_size = 256 + TOK_NSPECIAL;
-    uint64_t h = io_fnv1a(IO_FNV_INIT, "byte-level-v1", 13);
-    for (int s = 0; s < TOK_NSPECIAL; s++) h = io_fnv1a(h, special_names[s], strlen(special_names[s]) + 1);
+static const char *const role_names[TOK_NSPECIAL] = {"<|endoftext|>", "<|system|>", "<|user|>", "<|assistant|>",
+                                                      "<|end|>"};
+
+static void add_special(tok_t *t, const char *str, int32_t id) {
+    special_t *s = &t->specials[t->n_specials++];
+    snprintf(s->str, sizeof s->str, "%s", str);
+    s->id = id;
+    s->role = -1;
+    for (int r = 0; r < TOK_NSPECIAL; r++)
+        if (strcmp(str, role_names[r]) == 0) {
+            s->role = r;
+            t->role_id[r] = id;
+        }
+    if (id + 1 > t->vocab_size) t->vocab_size = id + 1;
+}
+
+static void finish_hash(tok_t *t) {
+    uint64_t h = io_fnv1a(IO_FNV_INIT, "manabi-tokenizer-v1", 19);
+    const char *rx = t->pre ? pretok_regex(t->pre) : "";
+    h = io_fnv1a(h, rx, strlen(rx) + 1);
+    h = io_fnv1a(h, t->bpe.off, sizeof(uint64_t) * ((size_t)t->bpe.n + 1));
+    h = io_fnv1a(h, t->bpe.blob, t->bpe.off[t->bpe.n]);
+    for (int i = 0; i < t->n_specials; i++) {
+        h = io_fnv1a(h, t->specials[i].str, strlen(t->specials[i].str) + 1);
+        h = io_fnv1a(h, &t->specials[i].id, sizeof t->specials[i].id);
+    }
     t->hash = h;
+}
+
+static tok_t *tok_alloc(void) {
+    tok_t *t = calloc(1, sizeof *t);
+    if (t)
+        for (int r = 0; r < TOK_NSPECIAL; r++) t->role_id[r] = -1;
+    return t;
+}
+
+static int load_byte(tok_t *t, err_t *e) {
+    uint8_t bytes[256];
+    const uint8_t *toks[256];
+    uint32_t lens[256];
+    for (int i = 0; i < 256; i++) {
+        bytes[i] = (uint8_t)i;
+        toks[i] = &bytes[i];
+        lens[i] = 1;
+    }
+    if (bpe_init(&t->bpe, toks, lens, 256, e) != 0) return -1;
+    snprintf(t->name, sizeof t->name, "byte");
+    t->vocab_size = 256;
+    for (int r = 0; r < TOK_NSPECIAL; r++) add_special(t, role_names[r], 256 + r);
+    return 0;
+}
+
+// Standard base64 (RFC 4648) into out; returns the byte count or -1.
+static int base64_decode(const char *s, size_t n, uint8_t *out) {
+    static int8_t map[256];
+    static int ready;
+    if (!ready) {
+        const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        memset(map, -1, sizeof map);
+        for (int i = 0; i < 64; i++) map[(unsigned char)a[i]] = (int8_t)i;
+        ready = 1;
+    }
+    if (n % 4 != 0) return -1;
+    int len = 0;
+    for (size_t i = 0; i < n; i += 4) {
+        int v[4], pad = 0;
+        for (int k = 0; k < 4; k++) {
+            unsigned char c = (unsigned char)s[i + k];
+            if (c == '=' && i + 4 == n && k >= 2) {
+                v[k] = 0;
+                pad++;
+            } else if (map[c] < 0 || pad) return -1;
+            else v[k] = map[c];
+        }
+        uint32_t w = (uint32_t)(v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3]);
+        out[len++] = (uint8_t)(w >> 16);
+        if (pad < 2) out[len++] = (uint8_t)(w >> 8);
+        if (pad < 1) out[len++] = (uint8_t)w;
+    }
+    return len;
+}
+
+typedef struct {
+    const char *pattern, *name;
+    int n;
+    struct { const char *str; int32_t id; } sp[6];
+} encoding_t;
+
+// The specials of OpenAI's encodings (tiktoken_ext/openai_public.py).
+static const encoding_t encodings[] = {
+    {"gpt2", "gpt2", 1, {{"<|endoftext|>", 50256}}},
+    {"cl100k", "cl100k_base", 5,
+     {{"<|endoftext|>", 100257}, {"<|fim_prefix|>", 100258}, {"<|fim_middle|>", 100259}, {"<|fim_suffix|>", 100260},
+      {"<|endofprompt|>", 100276}}},
+    {"o200k", "o200k_base", 2, {{"<|endoftext|>", 199999}, {"<|endofprompt|>", 200018}}},
+};
+
+static const encoding_t *find_encoding(const char *name) {
+    for (size_t i = 0; i < sizeof encodings / sizeof encodings[0]; i++)
+        if (strcmp(name, encodings[i].pattern) == 0 || strcmp(name, encodings[i].name) == 0) return &encodings[i];
+    return NULL;
+}
+
+static int load_tiktoken(tok_t *t, const char *path, const char *pattern, err_t *e) {
+    if (!pattern) {  // from the file name
+        const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+        for (size_t i = 0; i < sizeof encodings / sizeof encodings[0] && !pattern; i++)
+            if (strncmp(base, encodings[i].name, strlen(encodings[i].name)) == 0) pattern = encodings[i].pattern;
+        if (!pattern)
+            return err_set(e, "%s: cannot tell its split pattern from the name; give --pattern gpt2|cl100k|o200k", path);
+    }
+    const encoding_t *enc = find_encoding(pattern);
+    if (!enc) return err_set(e, "--pattern: unknown encoding '%s' (gpt2, cl100k or o200k)", pattern);
+    char *text;
+    size_t len;
+    if (io_read_file(path, &text, &len, e) != 0) return -1;
+    int rc = -1;
+    size_t lines = 0, cap = 1024;
+    uint8_t **toks = malloc(cap * sizeof *toks);
+    uint32_t *lens = malloc(cap * sizeof *lens);
+    int32_t nt = 0;
+    if (!toks || !lens) {
+        err_set(e, "out of memory");
+        goto done;
+    }
+    for (char *p = text, *end = text + len; p < end;) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *eol = nl ? nl : end;
+        lines++;
+        if (eol > p) {
+            char *sp = memchr(p, ' ', (size_t)(eol - p));
+            char *endp;
+            long rank = sp ? strtol(sp + 1, &endp, 10) : -1;
+            if (!sp || endp != eol || rank < 0) {
+                err_set(e, "%s:%zu: expected '<base64 token> <rank>'", path, lines);
+                goto done;
+            }
+            if (rank != nt) {
+                err_set(e, "%s:%zu: rank %ld out of order (expected %d): ranks must be 0, 1, 2, ...", path, lines,
+                        rank, nt);
+                goto done;
+            }
+            if ((size_t)nt == cap) {
+                cap *= 2;
+                uint8_t **nt2 = realloc(toks, cap * sizeof *toks);
+                uint32_t *nl2 = realloc(lens, cap * sizeof *lens);
+                if (nt2) toks = nt2;
+                if (nl2) lens = nl2;
+                if (!nt2 || !nl2) {
+                    err_set(e, "out of memory");
+                    goto done;
+                }
+            }
+            uint8_t *buf = malloc((size_t)(sp - p) + 3);
+            int n = buf ? base64_decode(p, (size_t)(sp - p), buf) : -1;
+            if (n <= 0) {
+                free(buf);
+                err_set(e, "%s:%zu: the token is not valid base64", path, lines);
+                goto done;
+            }
+            toks[nt] = buf;
+            lens[nt++] = (uint32_t)n;
+        }
+        p = eol + 1;
+    }
+    if (bpe_init(&t->bpe, (const uint8_t *const *)toks, lens, nt, e) != 0) {
+        err_wrap(e, "%s", path);
+        goto done;
+    }
+    if (pretok_new(&t->pre, enc->pattern, e) != 0) goto done;
+    snprintf(t->name, sizeof t->name, "%s", enc->name);
+    t->vocab_size = nt;
+    for (int i = 0; i < enc->n; i++) {
+        if (enc->sp[i].id < nt) {
+            err_set(e, "%s: special token %s (%d) collides with a regular rank; is this %s?", path, enc->sp[i].str,
+                    enc->sp[i].id, enc->name);
+            goto done;
+        }
+        add_special(t, enc->sp[i].str, enc->sp[i].id);
+    }
+    rc = 0;
+done:
+    for (int32_t i = 0; i < nt; i++) free(toks[i]);
+    free(toks);
+    free(lens);
+    free(text);
+    return rc;
+}
+
+int tok_load(tok_t **out, const char *spec, const char *pattern, err_t *e) {
+    *out = NULL;
+    tok_t *t = tok_alloc();
+    if (!t) return err_set(e, "out of memory");
+    int rc;
+    size_t n = strlen(spec);
+    if (strcmp(spec, "byte") == 0) rc = load_byte(t, e);
+    else if (n > 9 && strcmp(spec + n - 9, ".tiktoken") == 0) rc = load_tiktoken(t, spec, pattern, e);
+    else rc = err_set(e, "tokenizer '%s': expected 'byte' or a .tiktoken rank file", spec);
+    if (rc != 0) {
+        tok_free(t);
+        return -1;
+    }
+    finish_hash(t);
     *out = t;
     return 0;
 }
 
-void tok_free(tok_t *t) { free(t); }
+void tok_free(tok_t *t) {
+    if (!t) return;
+    bpe_free(&t->bpe);
+    pretok_free(t->pre);
+    free(t);
+}
+
 int tok_vocab_size(const tok_t *t) { return t->vocab_size; }
-int tok_special(const tok_t *t, tok_special_t which) { return t->special[which]; }
+int tok_special(const tok_t *t, tok_special_t which) { return t->role_id[which]; }
 const char *tok_name(const tok_t *t) { return t->name; }
+const char *tok_pattern(const tok_t *t) { return t->pre ? pretok_regex(t->pre) : ""; }
 uint64_t tok_hash(const tok_t *t) { return t->hash; }
 
-int tok_encode(const tok_t *t, const char *text, size_t len, int32_t **ids, size_t *n, size_t *cap, err_t *e) {
-    (void)t;
-    if (*n + len > *cap) {
-        size_t nc = *cap ? *cap : 1024;
-        while (nc < *n + len) nc *= 2;
-        int32_t *p = realloc(*ids, nc * sizeof *p);
-        if (!p) return err_set(e, "out of memory encoding %zu bytes", len);
-        *ids = p;
-        *cap = nc;
-    }
-    for (size_t i = 0; i < len; i++) (*ids)[(*n)++] = (unsigned char)text[i];
+typedef struct {
+    const tok_t *t;
+    bpe_scratch_t scratch;
+    int32_t **ids;
+    size_t *n, *cap;
+    int failed;
+} enc_ctx_t;
+
+static int grow(int32_t **ids, size_t *cap, size_t need) {
+    if (need <= *cap) return 0;
+    size_t nc = *cap ? *cap : 1024;
+    while (nc < need) nc *= 2;
+    int32_t *p = realloc(*ids, nc * sizeof *p);
+    if (!p) return -1;
+    *ids = p;
+    *cap = nc;
     return 0;
 }
 
-const char *tok_token_bytes(const tok_t *t, int32_t id, size_t *len) {
-    if (id >= 0 && id < 256) {
-        *len = 1;
-        return (const char *)&t->bytes[id];
+static int encode_piece_cb(const char *text, size_t start, size_t end, void *ctx) {
+    enc_ctx_t *c = ctx;
+    size_t len = end - start;
+    if (grow(c->ids, c->cap, *c->n + len) != 0) return c->failed = 1;
+    int64_t k = bpe_encode_piece(&c->t->bpe, &c->scratch, (const uint8_t *)text + start, len, *c->ids + *c->n);
+    if (k < 0) return c->failed = 1;
+    *c->n += (size_t)k;
+    return 0;
+}
+
+// Encodes text without specials.
+static int encode_ordinary(enc_ctx_t *c, const char *text, size_t len, err_t *e) {
+    if (len == 0) return 0;
+    int rc = c->t->pre ? pretok_split(c->t->pre, text, len, encode_piece_cb, c, e)
+                       : encode_piece_cb(text, 0, len, c);
+    if (c->failed) return err_set(e, "out of memory encoding %zu bytes", len);
+    return rc;
+}
+
+int tok_encode(const tok_t *t, const char *text, size_t len, int allow_special, int32_t **ids, size_t *n,
+               size_t *cap, err_t *e) {
+    enc_ctx_t c = {.t = t, .ids = ids, .n = n, .cap = cap};
+    int rc = 0;
+    size_t pos = 0;
+    while (allow_special && rc == 0 && pos < len) {
+        // The earliest special string from pos (the longest if several start there).
+        const char *best = NULL;
+        const special_t *bs = NULL;
+        for (int i = 0; i < t->n_specials; i++) {
+            const special_t *s = &t->specials[i];
+            const char *hit = memmem(text + pos, len - pos, s->str, strlen(s->str));
+            if (hit && (!best || hit < best || (hit == best && strlen(s->str) > strlen(bs->str)))) best = hit, bs = s;
+        }
+        if (!best) break;
+        rc = encode_ordinary(&c, text + pos, (size_t)(best - text) - pos, e);
+        if (rc == 0 && grow(ids, cap, *n + 1) != 0) rc = err_set(e, "out of memory");
+        if (rc == 0) (*ids)[(*n)++] = bs->id;
+        pos = (size_t)(best - text) + strlen(bs->str);
     }
-    for (int s = 0; s < TOK_NSPECIAL; s++)
-        if (t->special[s] == id) {
-            *len = strlen(special_names[s]);
-            return special_names[s];
+    if (rc == 0) rc = encode_ordinary(&c, text + pos, len - pos, e);
+    bpe_scratch_free(&c.scratch);
+    return rc;
+}
+
+const char *tok_token_bytes(const tok_t *t, int32_t id, size_t *len) {
+    if (id >= 0 && id < t->bpe.n) return (const char *)bpe_token(&t->bpe, id, len);
+    for (int i = 0; i < t->n_specials; i++)
+        if (t->specials[i].id == id) {
+            *len = strlen(t->specials[i].str);
+            return t->specials[i].str;
         }
     *len = 0;
-    return "";
+    return NULL;
 }
 
 int tok_token_nbytes(const tok_t *t, int32_t id) {
-    (void)t;
-    return id >= 0 && id < 256 ? 1 : 0;
+    size_t len = 0;
+    if (id >= 0 && id < t->bpe.n) bpe_token(&t->bpe, id, &len);
+    return (int)len;
 }

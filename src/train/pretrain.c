@@ -140,7 +140,7 @@ static int save_checkpoint(run_t *r, err_t *e) {
 
 static int setup(run_t *r, err_t *e) {
     const pretrain_opts_t *o = r->o;
-    if (tok_load(&r->tok, o->tokenizer, e) != 0) return -1;
+    if (tok_load(&r->tok, o->tokenizer, NULL, e) != 0) return -1;
     if (io_mkdir_p(o->out_dir, e) != 0) return -1;
     int64_t resume_step = o->resume ? latest_checkpoint(o->out_dir) : -1;
     if (o->resume && resume_step < 0) printf("no checkpoint in %s: starting a new run\n", o->out_dir);
