@@ -12,6 +12,7 @@ int cmd_sample(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_loss(int argc, char **argv);
 int cmd_data(int argc, char **argv);
+int cmd_tokenizer(int argc, char **argv);
 
 // Set by SIGINT/SIGTERM once cli_catch_signals() ran.
 extern volatile sig_atomic_t cli_stop;

@@ -1,0 +1,120 @@
+// manabi tokenizer: encode, decode, inspect.
+//   manabi tokenizer encode -t TOKENIZER [--pattern P] [--allow-special] [FILE|-]
+//   manabi tokenizer decode -t TOKENIZER [--pattern P] [FILE|-]
+//   manabi tokenizer info -t TOKENIZER [--pattern P]
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/io.h"
+#include "tokenizer/tokenizer.h"
+
+static int read_input(const char *path, char **buf, size_t *len, err_t *e) {
+    if (path && strcmp(path, "-") != 0) return io_read_file(path, buf, len, e);
+    return io_read_file("/dev/stdin", buf, len, e);
+}
+
+static int encode(tok_t *t, const char *path, int allow_special) {
+    err_t e = {0};
+    char *text;
+    size_t len, n = 0, cap = 0;
+    int32_t *ids = NULL;
+    if (read_input(path, &text, &len, &e) != 0) return cli_fail(e.msg);
+    int rc = tok_encode(t, text, len, allow_special, &ids, &n, &cap, &e);
+    free(text);
+    if (rc != 0) {
+        free(ids);
+        return cli_fail(e.msg);
+    }
+    // Whitespace-separated ids, one line, for scripts.
+    char buf[1 << 16];
+    size_t used = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (used > sizeof buf - 16) {
+            fwrite(buf, 1, used, stdout);
+            used = 0;
+        }
+        used += (size_t)snprintf(buf + used, sizeof buf - used, i ? " %d" : "%d", ids[i]);
+    }
+    fwrite(buf, 1, used, stdout);
+    putchar('\n');
+    free(ids);
+    return 0;
+}
+
+static int decode(tok_t *t, const char *path) {
+    err_t e = {0};
+    char *text;
+    size_t len;
+    if (read_input(path, &text, &len, &e) != 0) return cli_fail(e.msg);
+    int rc = 0;
+    char *p = text, *end;
+    for (;;) {
+        while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r') p++;
+        if (!*p) break;
+        errno = 0;
+        long id = strtol(p, &end, 10);
+        size_t n;
+        const char *bytes = end != p && !errno ? tok_token_bytes(t, (int32_t)id, &n) : NULL;
+        if (!bytes) {
+            fprintf(stderr, "manabi: tokenizer decode: '%.20s' at byte %zu is not a token id of %s (0..%d)\n", p,
+                    (size_t)(p - text), tok_name(t), tok_vocab_size(t) - 1);
+            rc = 1;
+            break;
+        }
+        fwrite(bytes, 1, n, stdout);  // raw bytes: a split UTF-8 character stays split, exactly
+        p = end;
+    }
+    free(text);
+    return rc;
+}
+
+int cmd_tokenizer(int argc, char **argv) {
+    const char *what = argc > 0 ? argv[0] : "";
+    const char *spec = NULL, *pattern = NULL;
+    int allow_special = 0;
+    arg_opt_t opts[] = {
+        {"t", ARG_STR, &spec, "tokenizer: byte, or a .tiktoken rank file"},
+        {"tokenizer", ARG_STR, &spec, "the same as -t"},
+        {"pattern", ARG_STR, &pattern, "split pattern and specials of a rank file: gpt2, cl100k, o200k"},
+        {"allow-special", ARG_BOOL, &allow_special, "encode special-token strings as their ids"},
+        {0},
+    };
+    if (strcmp(what, "encode") != 0 && strcmp(what, "decode") != 0 && strcmp(what, "info") != 0) {
+        if (strcmp(what, "--help") == 0 || strcmp(what, "-h") == 0) {
+            printf("usage: manabi tokenizer encode|decode|info -t TOKENIZER [--pattern P] [FILE|-]\n\noptions:\n");
+            args_print(stdout, opts);
+            return 0;
+        }
+        fprintf(stderr, "manabi tokenizer: expected encode, decode or info\n");
+        return 2;
+    }
+    // Accept the short "-t" as well as "--t".
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "-t") == 0) argv[i] = "--t";
+    char *pos[1];
+    int npos, rc = cli_parse("tokenizer", "encode|decode|info -t TOKENIZER [--pattern P] [FILE|-]", opts, argc - 1,
+                             argv + 1, pos, 1, &npos);
+    if (rc >= 0) return rc;
+    if (!spec) return cli_fail("tokenizer: -t TOKENIZER is required (byte, or a .tiktoken file)");
+    err_t e = {0};
+    tok_t *t;
+    if (tok_load(&t, spec, pattern, &e) != 0) return cli_fail(e.msg);
+    if (strcmp(what, "encode") == 0) rc = encode(t, npos ? pos[0] : NULL, allow_special);
+    else if (strcmp(what, "decode") == 0) rc = decode(t, npos ? pos[0] : NULL);
+    else {
+        printf("name        %s\nvocab_size  %d\nhash        %016llx\npattern     %s\n", tok_name(t), tok_vocab_size(t),
+               (unsigned long long)tok_hash(t), tok_pattern(t)[0] ? tok_pattern(t) : "(none)");
+        static const char *const roles[TOK_NSPECIAL] = {"end of text", "system", "user", "assistant", "end of turn"};
+        for (int r = 0; r < TOK_NSPECIAL; r++) {
+            int id = tok_special(t, (tok_special_t)r);
+            size_t n = 0;
+            const char *s = id >= 0 ? tok_token_bytes(t, id, &n) : "";
+            if (id >= 0) printf("special     %-12s %d %.*s\n", roles[r], id, (int)n, s);
+        }
+    }
+    tok_free(t);
+    return rc;
+}
