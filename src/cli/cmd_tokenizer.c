@@ -2,6 +2,7 @@
 //   manabi tokenizer encode -t TOKENIZER [--pattern P] [--allow-special] [FILE|-]
 //   manabi tokenizer decode -t TOKENIZER [--pattern P] [FILE|-]
 //   manabi tokenizer info -t TOKENIZER [--pattern P]
+//   manabi tokenizer train --vocab-size N --out FILE [--pattern P] [--special S,...] FILE...
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "cli/cli.h"
 #include "core/io.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/train.h"
 
 static int read_input(const char *path, char **buf, size_t *len, err_t *e) {
     if (path && strcmp(path, "-") != 0) return io_read_file(path, buf, len, e);
@@ -71,8 +73,49 @@ static int decode(tok_t *t, const char *path) {
     return rc;
 }
 
+static int train(int argc, char **argv) {
+    const char *out = NULL, *pattern = "o200k", *specials = NULL, *input = NULL;
+    int vocab = 0, threads = 0;
+    arg_opt_t opts[] = {
+        {"vocab-size", ARG_INT, &vocab, "tokens in all: 256 bytes + merges + special tokens"},
+        {"out", ARG_STR, &out, "tokenizer file to write"},
+        {"pattern", ARG_STR, &pattern, "split pattern: gpt2, cl100k, o200k or a regular expression"},
+        {"special", ARG_STR, &specials, "extra special tokens, comma-separated (the chat roles are always reserved)"},
+        {"input", ARG_STR, &input, "a text file (more may follow as arguments)"},
+        {"threads", ARG_INT, &threads, "counting threads (default: all cores)"},
+        {0},
+    };
+    char *pos[4096];
+    int npos, rc = cli_parse("tokenizer train", "--vocab-size N --out FILE [--pattern P] FILE...", opts, argc, argv,
+                             pos + 1, 4095, &npos);
+    if (rc >= 0) return rc;
+    char **inputs = pos + 1;
+    if (input) {
+        pos[0] = (char *)input;
+        inputs = pos;
+        npos++;
+    }
+    if (!out || vocab <= 0 || npos == 0) return cli_fail("tokenizer train: --vocab-size, --out and input files are required");
+    char *extra[16], *list = specials ? strdup(specials) : NULL;
+    int n_extra = 0;
+    for (char *save = NULL, *s = list ? strtok_r(list, ",", &save) : NULL; s && n_extra < 16; s = strtok_r(NULL, ",", &save))
+        extra[n_extra++] = s;
+    tok_train_opts_t o = {.inputs = (const char *const *)inputs, .n_inputs = npos, .vocab_size = vocab,
+                          .pattern = pattern, .extra_specials = (const char *const *)extra,
+                          .n_extra_specials = n_extra, .out = out, .threads = threads, .verbose = 1};
+    tok_train_report_t r;
+    err_t e = {0};
+    rc = tok_train(&o, &r, &e);
+    free(list);
+    if (rc != 0) return cli_fail(e.msg);
+    printf("wrote %s: %d merges from %.1f MB (%lld distinct pieces); counting %.1f s, merging %.1f s\n", out,
+           r.merges, r.bytes / 1e6, (long long)r.distinct, r.count_s, r.merge_s);
+    return 0;
+}
+
 int cmd_tokenizer(int argc, char **argv) {
     const char *what = argc > 0 ? argv[0] : "";
+    if (strcmp(what, "train") == 0) return train(argc - 1, argv + 1);
     const char *spec = NULL, *pattern = NULL;
     int allow_special = 0;
     arg_opt_t opts[] = {
@@ -84,11 +127,12 @@ int cmd_tokenizer(int argc, char **argv) {
     };
     if (strcmp(what, "encode") != 0 && strcmp(what, "decode") != 0 && strcmp(what, "info") != 0) {
         if (strcmp(what, "--help") == 0 || strcmp(what, "-h") == 0) {
-            printf("usage: manabi tokenizer encode|decode|info -t TOKENIZER [--pattern P] [FILE|-]\n\noptions:\n");
+            printf("usage: manabi tokenizer encode|decode|info -t TOKENIZER [--pattern P] [FILE|-]\n"
+                   "       manabi tokenizer train --vocab-size N --out FILE [--pattern P] FILE...\n\noptions:\n");
             args_print(stdout, opts);
             return 0;
         }
-        fprintf(stderr, "manabi tokenizer: expected encode, decode or info\n");
+        fprintf(stderr, "manabi tokenizer: expected train, encode, decode or info\n");
         return 2;
     }
     // Accept the short "-t" as well as "--t".
@@ -105,6 +149,7 @@ int cmd_tokenizer(int argc, char **argv) {
     if (strcmp(what, "encode") == 0) rc = encode(t, npos ? pos[0] : NULL, allow_special);
     else if (strcmp(what, "decode") == 0) rc = decode(t, npos ? pos[0] : NULL);
     else {
+        rc = 0;
         printf("name        %s\nvocab_size  %d\nhash        %016llx\npattern     %s\n", tok_name(t), tok_vocab_size(t),
                (unsigned long long)tok_hash(t), tok_pattern(t)[0] ? tok_pattern(t) : "(none)");
         static const char *const roles[TOK_NSPECIAL] = {"end of text", "system", "user", "assistant", "end of turn"};

@@ -6,17 +6,20 @@
 #include <string.h>
 
 // tiktoken's patterns (tiktoken_ext/openai_public.py), with one change: where they say \s,
-// Rust's regex means Unicode White_Space, which includes U+0085 (NEL); PCRE2's \s (with UCP)
-// does not, so it is written [\s\x{85}] here.
+// Rust's regex means the Unicode White_Space property, which PCRE2's \s does not match
+// exactly (it misses U+0085 and, from its horizontal-space list, takes U+180E).  So the
+// White_Space set is spelled out as WS.
+#define WS "\\t\\n\\x{0B}\\f\\r \\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
 static const char gpt2_pattern[] =
-    "'(?:[sdmt]|ll|ve|re)| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\x{85}\\p{L}\\p{N}]+|[\\s\\x{85}]+(?![^\\s\\x{85}])|[\\s\\x{85}]+";
+    "'(?:[sdmt]|ll|ve|re)| ?\\p{L}+| ?\\p{N}+| ?[^" WS "\\p{L}\\p{N}]+|[" WS "]+(?![^" WS "])|[" WS "]+";
 static const char cl100k_pattern[] =
-    "'(?i:[sdmt]|ll|ve|re)|[^\\r\\n\\p{L}\\p{N}]?+\\p{L}+|\\p{N}{1,3}| ?[^\\s\\x{85}\\p{L}\\p{N}]++[\\r\\n]*|"
-    "[\\s\\x{85}]*[\\r\\n]|[\\s\\x{85}]+(?![^\\s\\x{85}])|[\\s\\x{85}]+";
+    "'(?i:[sdmt]|ll|ve|re)|[^\\r\\n\\p{L}\\p{N}]?+\\p{L}+|\\p{N}{1,3}| ?[^" WS "\\p{L}\\p{N}]++[\\r\\n]*|"
+    "[" WS "]*[\\r\\n]|[" WS "]+(?![^" WS "])|[" WS "]+";
 static const char o200k_pattern[] =
     "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|"
     "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|"
-    "\\p{N}{1,3}| ?[^\\s\\x{85}\\p{L}\\p{N}]+[\\r\\n/]*|[\\s\\x{85}]*[\\r\\n]+|[\\s\\x{85}]+(?![^\\s\\x{85}])|[\\s\\x{85}]+";
+    "\\p{N}{1,3}| ?[^" WS "\\p{L}\\p{N}]+[\\r\\n/]*|[" WS "]*[\\r\\n]+|[" WS "]+(?![^" WS "])|[" WS "]+";
+#undef WS
 
 struct pretok {
     char *regex;

@@ -1,9 +1,11 @@
 #include "tokenizer/tokenizer.h"
 
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/base64.h"
 #include "core/io.h"
 #include "tokenizer/bpe.h"
 #include "tokenizer/pretok.h"
@@ -79,36 +81,6 @@ static int load_byte(tok_t *t, err_t *e) {
     return 0;
 }
 
-// Standard base64 (RFC 4648) into out; returns the byte count or -1.
-static int base64_decode(const char *s, size_t n, uint8_t *out) {
-    static int8_t map[256];
-    static int ready;
-    if (!ready) {
-        const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        memset(map, -1, sizeof map);
-        for (int i = 0; i < 64; i++) map[(unsigned char)a[i]] = (int8_t)i;
-        ready = 1;
-    }
-    if (n % 4 != 0) return -1;
-    int len = 0;
-    for (size_t i = 0; i < n; i += 4) {
-        int v[4], pad = 0;
-        for (int k = 0; k < 4; k++) {
-            unsigned char c = (unsigned char)s[i + k];
-            if (c == '=' && i + 4 == n && k >= 2) {
-                v[k] = 0;
-                pad++;
-            } else if (map[c] < 0 || pad) return -1;
-            else v[k] = map[c];
-        }
-        uint32_t w = (uint32_t)(v[0] << 18 | v[1] << 12 | v[2] << 6 | v[3]);
-        out[len++] = (uint8_t)(w >> 16);
-        if (pad < 2) out[len++] = (uint8_t)(w >> 8);
-        if (pad < 1) out[len++] = (uint8_t)w;
-    }
-    return len;
-}
-
 typedef struct {
     const char *pattern, *name;
     int n;
@@ -181,7 +153,7 @@ static int load_tiktoken(tok_t *t, const char *path, const char *pattern, err_t 
                 }
             }
             uint8_t *buf = malloc((size_t)(sp - p) + 3);
-            int n = buf ? base64_decode(p, (size_t)(sp - p), buf) : -1;
+            int n = buf ? (int)base64_decode(p, (size_t)(sp - p), buf) : -1;
             if (n <= 0) {
                 free(buf);
                 err_set(e, "%s:%zu: the token is not valid base64", path, lines);
@@ -216,6 +188,116 @@ done:
     return rc;
 }
 
+// manabi's tokenizer file (written by tok_train): JSON with the split pattern, the merges
+// (merge i makes token 256 + i from two earlier tokens) and the special tokens.
+static int load_manabi(tok_t *t, const char *path, err_t *e) {
+    char *text;
+    if (io_read_file(path, &text, NULL, e) != 0) return -1;
+    json_object *root = json_tokener_parse(text), *v, *merges, *specials;
+    free(text);
+    uint8_t *blob = NULL;
+    const uint8_t **toks = NULL;
+    uint32_t *lens = NULL;
+    int rc = -1;
+    if (!root || !json_object_object_get_ex(root, "format", &v) ||
+        strcmp(json_object_get_string(v), "manabi-tokenizer") != 0) {
+        err_set(e, "%s is not a manabi tokenizer file (no \"format\": \"manabi-tokenizer\")", path);
+        goto done;
+    }
+    if (!json_object_object_get_ex(root, "version", &v) || json_object_get_int(v) != 1) {
+        err_set(e, "%s: tokenizer file version %s; this manabi reads version 1", path,
+                v ? json_object_get_string(v) : "(missing)");
+        goto done;
+    }
+    if (!json_object_object_get_ex(root, "merges", &merges) || !json_object_is_type(merges, json_type_array) ||
+        !json_object_object_get_ex(root, "specials", &specials) || !json_object_is_type(specials, json_type_array) ||
+        !json_object_object_get_ex(root, "pattern", &v) || !json_object_is_type(v, json_type_string)) {
+        err_set(e, "%s: fields 'pattern', 'merges' and 'specials' are required", path);
+        goto done;
+    }
+    const char *pattern = json_object_get_string(v);
+    int nm = (int)json_object_array_length(merges), n = 256 + nm;
+    toks = malloc(sizeof *toks * (size_t)n);
+    lens = malloc(sizeof *lens * (size_t)n);
+    uint64_t *offs = malloc(sizeof *offs * ((size_t)n + 1));
+    size_t cap = 1 << 16, used = 0;
+    blob = malloc(cap);
+    if (!toks || !lens || !offs || !blob) {
+        free(offs);
+        err_set(e, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < 256; i++) {
+        blob[used] = (uint8_t)i;
+        offs[i] = used++;
+        lens[i] = 1;
+    }
+    for (int i = 0; i < nm; i++) {
+        json_object *pair = json_object_array_get_idx(merges, (size_t)i);
+        int l = -1, r = -1;
+        if (json_object_is_type(pair, json_type_array) && json_object_array_length(pair) == 2) {
+            l = json_object_get_int(json_object_array_get_idx(pair, 0));
+            r = json_object_get_int(json_object_array_get_idx(pair, 1));
+        }
+        if (l < 0 || r < 0 || l >= 256 + i || r >= 256 + i) {
+            free(offs);
+            err_set(e, "%s: merge %d must be a pair of earlier token ids", path, i);
+            goto done;
+        }
+        size_t len = (size_t)lens[l] + lens[r];
+        if (used + len > cap) {
+            while (used + len > cap) cap *= 2;
+            uint8_t *nb = realloc(blob, cap);
+            if (!nb) {
+                free(offs);
+                err_set(e, "out of memory");
+                goto done;
+            }
+            blob = nb;
+        }
+        memcpy(blob + used, blob + offs[l], lens[l]);
+        memcpy(blob + used + lens[l], blob + offs[r], lens[r]);
+        offs[256 + i] = used;
+        lens[256 + i] = (uint32_t)len;
+        used += len;
+    }
+    for (int i = 0; i < n; i++) toks[i] = blob + offs[i];
+    free(offs);
+    if (bpe_init(&t->bpe, toks, lens, n, e) != 0) {
+        err_wrap(e, "%s", path);
+        goto done;
+    }
+    if (pattern[0] && pretok_new(&t->pre, pattern, e) != 0) {
+        err_wrap(e, "%s", path);
+        goto done;
+    }
+    t->vocab_size = n;
+    int ns = (int)json_object_array_length(specials);
+    if (ns > MAX_SPECIALS) {
+        err_set(e, "%s: %d special tokens; at most %d", path, ns, MAX_SPECIALS);
+        goto done;
+    }
+    for (int i = 0; i < ns; i++) {
+        json_object *pair = json_object_array_get_idx(specials, (size_t)i);
+        const char *str = json_object_get_string(json_object_array_get_idx(pair, 0));
+        int id = json_object_get_int(json_object_array_get_idx(pair, 1));
+        if (!str || !*str || strlen(str) >= sizeof t->specials[0].str || id < n) {
+            err_set(e, "%s: special token %d must be a name and an id after the %d regular tokens", path, i, n);
+            goto done;
+        }
+        add_special(t, str, id);
+    }
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    snprintf(t->name, sizeof t->name, "%.*s", (int)(strcspn(base, ".")), base);
+    rc = 0;
+done:
+    json_object_put(root);
+    free(blob);
+    free(toks);
+    free(lens);
+    return rc;
+}
+
 int tok_load(tok_t **out, const char *spec, const char *pattern, err_t *e) {
     *out = NULL;
     tok_t *t = tok_alloc();
@@ -224,7 +306,8 @@ int tok_load(tok_t **out, const char *spec, const char *pattern, err_t *e) {
     size_t n = strlen(spec);
     if (strcmp(spec, "byte") == 0) rc = load_byte(t, e);
     else if (n > 9 && strcmp(spec + n - 9, ".tiktoken") == 0) rc = load_tiktoken(t, spec, pattern, e);
-    else rc = err_set(e, "tokenizer '%s': expected 'byte' or a .tiktoken rank file", spec);
+    else if (io_exists(spec)) rc = load_manabi(t, spec, e);
+    else rc = err_set(e, "tokenizer '%s': expected 'byte', a manabi tokenizer file or a .tiktoken rank file", spec);
     if (rc != 0) {
         tok_free(t);
         return -1;

@@ -5,6 +5,10 @@
 //                      no merges and no split.  Exact for every byte sequence.
 //   FILE.tiktoken      OpenAI's rank files (gpt2, cl100k_base, o200k_base): ids exactly as
 //                      tiktoken gives them, with the encoding's split pattern and specials.
+//   FILE (any other)   manabi's own tokenizer file, written by 'manabi tokenizer train'
+//                      (train.h): JSON {"format": "manabi-tokenizer", "version": 1,
+//                      "pattern": REGEX, "merges": [[left, right], ...], "specials":
+//                      [[STRING, ID], ...]}; merge i makes token 256 + i.
 //
 // Special tokens have roles (tok_special): end of text (also the beginning of a sequence),
 // and the chat roles system, user, assistant and end of turn.  Text that happens to contain a
@@ -21,7 +25,7 @@ typedef struct tok tok_t;
 
 typedef enum { TOK_EOT = 0, TOK_SYSTEM, TOK_USER, TOK_ASSISTANT, TOK_END, TOK_NSPECIAL } tok_special_t;
 
-// Loads a tokenizer: "byte", or a .tiktoken rank file.  pattern names the split and the
+// Loads a tokenizer: "byte", a manabi tokenizer file, or a .tiktoken rank file.  pattern names the split and the
 // specials of a rank file ("gpt2", "cl100k", "o200k"); NULL infers it from the file name
 // (gpt2.tiktoken, cl100k_base.tiktoken, o200k_base.tiktoken).  *out is freed with tok_free.
 int tok_load(tok_t **out, const char *spec, const char *pattern, err_t *e);

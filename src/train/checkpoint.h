@@ -4,7 +4,7 @@
 // Face names and shapes), with __metadata__:
 //   format            "pt" (what Hugging Face loaders expect)
 //   manabi.config     the config.json text (see model/config.h)
-//   manabi.tokenizer  the tokenizer's name;  manabi.tokenizer_hash  its hash, 16 hex digits
+//   manabi.tokenizer  the tokenizer: "byte" or its file's path;  manabi.tokenizer_hash  its hash
 //   manabi.step       optimizer steps taken; manabi.loss  the last training loss ("" if none)
 // Training state (a second safetensors file, "<weights>.state"): the AdamW moments as two
 // flat float32 tensors `adamw.m`, `adamw.v` in arena order, and in __metadata__ the step,
@@ -21,7 +21,7 @@
 #include "train/optim.h"
 
 typedef struct ckpt_meta {
-    char tokenizer[64];
+    char tokenizer[1024];  // how to load it: "byte", or the tokenizer file's absolute path
     uint64_t tok_hash;
     int64_t step;
     int has_loss;

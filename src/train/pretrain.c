@@ -122,7 +122,10 @@ static int save_checkpoint(run_t *r, err_t *e) {
     ckpt_paths(r->o->out_dir, r->st.step, w, s, sizeof w);
     ckpt_meta_t meta = {.tok_hash = tok_hash(r->tok), .step = r->st.step, .has_loss = r->has_loss,
                         .loss = r->last_loss};
-    snprintf(meta.tokenizer, sizeof meta.tokenizer, "%s", tok_name(r->tok));
+    // The spec that loads the tokenizer again: a file as an absolute path.
+    char *abs = io_exists(r->o->tokenizer) ? realpath(r->o->tokenizer, NULL) : NULL;
+    snprintf(meta.tokenizer, sizeof meta.tokenizer, "%s", abs ? abs : r->o->tokenizer);
+    free(abs);
     r->st.loader = r->train.st;
     // Weights first, state second: a checkpoint counts only once its state exists.
     if (ckpt_save_model(w, &r->model, &meta, e) != 0 || ckpt_save_state(s, &r->opt, &r->st, e) != 0) return -1;
