@@ -5,7 +5,8 @@
 // Every document is written as <|endoftext|> followed by its tokens, so documents are
 // separated (and begun) by the end-of-text token.  A document goes to validation when a hash
 // of its text falls below val_fraction: the split is deterministic and does not depend on
-// the order of the files.
+// the order of the files.  Documents are encoded on all cores, in batches, and written in
+// input order, so the shards are the same whatever the thread count.
 #ifndef MANABI_DATA_TEXTSHARDS_H
 #define MANABI_DATA_TEXTSHARDS_H
 
