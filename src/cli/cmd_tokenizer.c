@@ -2,6 +2,7 @@
 //   manabi tokenizer encode -t TOKENIZER [--pattern P] [--allow-special] [FILE|-]
 //   manabi tokenizer decode -t TOKENIZER [--pattern P] [FILE|-]
 //   manabi tokenizer info -t TOKENIZER [--pattern P]
+//   manabi tokenizer export -t TOKENIZER --out FILE.tiktoken
 //   manabi tokenizer train --vocab-size N --out FILE [--pattern P] [--special S,...] FILE...
 #include <errno.h>
 #include <stdio.h>
@@ -116,23 +117,26 @@ static int train(int argc, char **argv) {
 int cmd_tokenizer(int argc, char **argv) {
     const char *what = argc > 0 ? argv[0] : "";
     if (strcmp(what, "train") == 0) return train(argc - 1, argv + 1);
-    const char *spec = NULL, *pattern = NULL;
+    const char *spec = NULL, *pattern = NULL, *out = NULL;
     int allow_special = 0;
     arg_opt_t opts[] = {
         {"t", ARG_STR, &spec, "tokenizer: byte, or a .tiktoken rank file"},
         {"tokenizer", ARG_STR, &spec, "the same as -t"},
         {"pattern", ARG_STR, &pattern, "split pattern and specials of a rank file: gpt2, cl100k, o200k"},
         {"allow-special", ARG_BOOL, &allow_special, "encode special-token strings as their ids"},
+        {"out", ARG_STR, &out, "export: the .tiktoken file to write"},
         {0},
     };
-    if (strcmp(what, "encode") != 0 && strcmp(what, "decode") != 0 && strcmp(what, "info") != 0) {
+    if (strcmp(what, "encode") != 0 && strcmp(what, "decode") != 0 && strcmp(what, "info") != 0 &&
+        strcmp(what, "export") != 0) {
         if (strcmp(what, "--help") == 0 || strcmp(what, "-h") == 0) {
             printf("usage: manabi tokenizer encode|decode|info -t TOKENIZER [--pattern P] [FILE|-]\n"
+                   "       manabi tokenizer export -t TOKENIZER --out FILE.tiktoken\n"
                    "       manabi tokenizer train --vocab-size N --out FILE [--pattern P] FILE...\n\noptions:\n");
             args_print(stdout, opts);
             return 0;
         }
-        fprintf(stderr, "manabi tokenizer: expected train, encode, decode or info\n");
+        fprintf(stderr, "manabi tokenizer: expected train, encode, decode, info or export\n");
         return 2;
     }
     // Accept the short "-t" as well as "--t".
@@ -146,7 +150,10 @@ int cmd_tokenizer(int argc, char **argv) {
     err_t e = {0};
     tok_t *t;
     if (tok_load(&t, spec, pattern, &e) != 0) return cli_fail(e.msg);
-    if (strcmp(what, "encode") == 0) rc = encode(t, npos ? pos[0] : NULL, allow_special);
+    if (strcmp(what, "export") == 0) {
+        if (!out) rc = cli_fail("tokenizer export: --out FILE.tiktoken is required");
+        else rc = tok_export_tiktoken(t, out, &e) == 0 ? 0 : cli_fail(e.msg);
+    } else if (strcmp(what, "encode") == 0) rc = encode(t, npos ? pos[0] : NULL, allow_special);
     else if (strcmp(what, "decode") == 0) rc = decode(t, npos ? pos[0] : NULL);
     else {
         rc = 0;

@@ -30,3 +30,17 @@ long base64_decode(const char *s, size_t n, uint8_t *out) {
     }
     return len;
 }
+
+size_t base64_encode(const uint8_t *in, size_t n, char *out) {
+    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t w = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
+        out[o++] = a[w >> 18 & 63];
+        out[o++] = a[w >> 12 & 63];
+        out[o++] = i + 1 < n ? a[w >> 6 & 63] : '=';
+        out[o++] = i + 2 < n ? a[w & 63] : '=';
+    }
+    out[o] = 0;
+    return o;
+}

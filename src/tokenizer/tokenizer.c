@@ -298,6 +298,142 @@ done:
     return rc;
 }
 
+// GPT-2's byte-to-unicode table: token strings in encoder.json / vocab.bpe spell each byte as
+// one printable code point (the printable Latin-1 bytes as themselves, the others from U+0100).
+static void gpt2_byte_chars(int cp_of[256]) {
+    int n = 0;
+    for (int b = 0; b < 256; b++) {
+        int printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+        cp_of[b] = printable ? b : 256 + n++;
+    }
+}
+
+// Decodes a GPT-2 token string into bytes; returns the length, or -1 for a character outside
+// the table.
+static int gpt2_unmap(const char *s, const int byte_of[324], uint8_t *out) {
+    int n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        int cp;
+        if (*p < 0x80) cp = *p++;
+        else if ((*p & 0xE0) == 0xC0 && (p[1] & 0xC0) == 0x80) cp = (p[0] & 0x1F) << 6 | (p[1] & 0x3F), p += 2;
+        else return -1;
+        if (cp >= 324 || byte_of[cp] < 0) return -1;
+        out[n++] = (uint8_t)byte_of[cp];
+    }
+    return n;
+}
+
+// GPT-2's encoder.json (token string -> id) and, when it stands beside it, vocab.bpe (the
+// merges, checked against the ids as tiktoken does).  The result is the gpt2 encoding.
+static int load_gpt2_files(tok_t *t, const char *path, err_t *e) {
+    int cp_of[256], byte_of[324];
+    gpt2_byte_chars(cp_of);
+    for (int i = 0; i < 324; i++) byte_of[i] = -1;
+    for (int b = 0; b < 256; b++) byte_of[cp_of[b]] = b;
+    char *text;
+    if (io_read_file(path, &text, NULL, e) != 0) return -1;
+    json_object *root = json_tokener_parse(text);
+    free(text);
+    int rc = -1, n = 0;
+    uint8_t **toks = NULL;
+    uint32_t *lens = NULL;
+    FILE *f = NULL;
+    if (!root || !json_object_is_type(root, json_type_object)) {
+        err_set(e, "%s: not a JSON object of token -> id", path);
+        goto done;
+    }
+    n = json_object_object_length(root) - 1;  // without <|endoftext|>
+    toks = calloc((size_t)n + 1, sizeof *toks);
+    lens = calloc((size_t)n + 1, sizeof *lens);
+    if (!toks || !lens) {
+        err_set(e, "out of memory");
+        goto done;
+    }
+    json_object_object_foreach(root, key, val) {
+        int id = json_object_get_int(val);
+        if (strcmp(key, "<|endoftext|>") == 0) continue;
+        uint8_t buf[1024];  // a token string spells at most one byte per character
+        int len = strlen(key) < sizeof buf ? gpt2_unmap(key, byte_of, buf) : -1;
+        if (id < 0 || id >= n || toks[id] || len <= 0) {
+            err_set(e, "%s: entry \"%.40s\": %d is not a fresh id below %d, or the string is not GPT-2's byte "
+                       "encoding", path, key, id, n);
+            goto done;
+        }
+        toks[id] = malloc((size_t)len);
+        if (!toks[id]) {
+            err_set(e, "out of memory");
+            goto done;
+        }
+        memcpy(toks[id], buf, (size_t)len);
+        lens[id] = (uint32_t)len;
+    }
+    if (bpe_init(&t->bpe, (const uint8_t *const *)toks, lens, n, e) != 0) {
+        err_wrap(e, "%s", path);
+        goto done;
+    }
+    char merges[4200];
+    const char *slash = strrchr(path, '/');
+    snprintf(merges, sizeof merges, "%.*svocab.bpe", slash ? (int)(slash - path + 1) : 0, path);
+    if ((f = fopen(merges, "r"))) {
+        char line[1024];
+        int lineno = 0, m = 0;
+        while (fgets(line, sizeof line, f)) {
+            lineno++;
+            line[strcspn(line, "\r\n")] = 0;
+            if (lineno == 1 && strncmp(line, "#version", 8) == 0) continue;
+            if (!line[0]) continue;
+            char *sp = strchr(line, ' ');
+            uint8_t a[1024], b[2048];
+            int la = sp ? (*sp = 0, gpt2_unmap(line, byte_of, a)) : -1, lb = sp ? gpt2_unmap(sp + 1, byte_of, b) : -1;
+            if (la <= 0 || lb <= 0) {
+                err_set(e, "%s:%d: expected two GPT-2 token strings", merges, lineno);
+                goto done;
+            }
+            memmove(b + la, b, (size_t)lb);
+            memcpy(b, a, (size_t)la);
+            if (bpe_lookup(&t->bpe, b, (size_t)(la + lb)) != 256 + m) {
+                err_set(e, "%s:%d: merge %d does not make token %d of %s", merges, lineno, m, 256 + m, path);
+                goto done;
+            }
+            m++;
+        }
+    }
+    if (pretok_new(&t->pre, "gpt2", e) != 0) goto done;
+    snprintf(t->name, sizeof t->name, "gpt2");
+    t->vocab_size = n;
+    add_special(t, "<|endoftext|>", n);
+    rc = 0;
+done:
+    if (f) fclose(f);
+    for (int i = 0; toks && i < n; i++) free(toks[i]);
+    free(toks);
+    free(lens);
+    json_object_put(root);
+    return rc;
+}
+
+int tok_export_tiktoken(const tok_t *t, const char *path, err_t *e) {
+    io_atomic_t a;
+    if (io_atomic_open(&a, path, e) != 0) return -1;
+    char *line = malloc(4096);
+    int rc = line ? 0 : err_set(e, "out of memory");
+    for (int32_t id = 0; rc == 0 && id < t->bpe.n; id++) {
+        size_t len;
+        const uint8_t *bytes = bpe_token(&t->bpe, id, &len);
+        if (len > 2000) {
+            rc = err_set(e, "token %d is too long to export (%zu bytes)", id, len);
+            break;
+        }
+        size_t k = base64_encode(bytes, len, line);
+        k += (size_t)snprintf(line + k, 32, " %d\n", id);
+        rc = io_atomic_write(&a, line, k, e);
+    }
+    free(line);
+    if (rc == 0) return io_atomic_commit(&a, e);
+    io_atomic_abort(&a);
+    return -1;
+}
+
 int tok_load(tok_t **out, const char *spec, const char *pattern, err_t *e) {
     *out = NULL;
     tok_t *t = tok_alloc();
@@ -306,6 +442,7 @@ int tok_load(tok_t **out, const char *spec, const char *pattern, err_t *e) {
     size_t n = strlen(spec);
     if (strcmp(spec, "byte") == 0) rc = load_byte(t, e);
     else if (n > 9 && strcmp(spec + n - 9, ".tiktoken") == 0) rc = load_tiktoken(t, spec, pattern, e);
+    else if (n >= 12 && strcmp(spec + n - 12, "encoder.json") == 0) rc = load_gpt2_files(t, spec, e);
     else if (io_exists(spec)) rc = load_manabi(t, spec, e);
     else rc = err_set(e, "tokenizer '%s': expected 'byte', a manabi tokenizer file or a .tiktoken rank file", spec);
     if (rc != 0) {

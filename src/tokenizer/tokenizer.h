@@ -5,6 +5,8 @@
 //                      no merges and no split.  Exact for every byte sequence.
 //   FILE.tiktoken      OpenAI's rank files (gpt2, cl100k_base, o200k_base): ids exactly as
 //                      tiktoken gives them, with the encoding's split pattern and specials.
+//   .../encoder.json   GPT-2's original files (encoder.json, and vocab.bpe beside it, whose
+//                      merges are checked against the ids): the gpt2 encoding again.
 //   FILE (any other)   manabi's own tokenizer file, written by 'manabi tokenizer train'
 //                      (train.h): JSON {"format": "manabi-tokenizer", "version": 1,
 //                      "pattern": REGEX, "merges": [[left, right], ...], "specials":
@@ -47,6 +49,9 @@ uint64_t tok_hash(const tok_t *t);
 // they are plain text.
 int tok_encode(const tok_t *t, const char *text, size_t len, int allow_special, int32_t **ids, size_t *n,
                size_t *cap, err_t *e);
+// Writes the regular tokens as a .tiktoken rank file ("<base64 bytes> <rank>" per line),
+// atomically.  The split pattern and the specials are not part of that format.
+int tok_export_tiktoken(const tok_t *t, const char *path, err_t *e);
 // The bytes of one token (for specials, their string); NULL for an id out of range.
 const char *tok_token_bytes(const tok_t *t, int32_t id, size_t *len);
 // Number of text bytes the token stands for (0 for special tokens); used for bits per byte.
