@@ -29,20 +29,8 @@ TMP=$(mktemp -d); PARTIAL=""
 trap 'rm -rf "$TMP"; [ -z "$PARTIAL" ] || rm -f "$PARTIAL"' EXIT
 mkdir -p "$OUT" || die "cannot create $OUT"
 
-# need_pkgs PKG...: apt-get install whatever is missing (apt-get update and retry on failure).
-need_pkgs() {
-  local p missing=()
-  for p in "$@"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  [ "$(id -u)" -eq 0 ] || die "must run as root to install: ${missing[*]}"
-  echo "  apt-get install ${missing[*]}"
-  local inst=(env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends)
-  "${inst[@]}" "${missing[@]}" >"$TMP/apt.log" 2>&1 ||
-    { apt-get update -q >>"$TMP/apt.log" 2>&1 && "${inst[@]}" "${missing[@]}" >>"$TMP/apt.log" 2>&1; } ||
-    { tail -n 20 "$TMP/apt.log" >&2; die "apt-get install failed: ${missing[*]}"; }
-}
+# shellcheck source=scripts/lib.sh
+. "$REPO/scripts/lib.sh"
 
 # Each *_docs function writes its documents to stdout, each terminated by a NUL byte.
 

@@ -9,17 +9,7 @@ if [[ ${1:-} == --test ]]; then
     packages+=(python3-torch python3-numpy)
 fi
 
-missing=()
-for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
-
-if [[ $(id -u) -ne 0 ]]; then
-    echo "install_deps: missing packages: ${missing[*]}; run as root or install them with apt-get" >&2
-    exit 1
-fi
-echo "install_deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+die() { echo "install_deps: $*" >&2; exit 1; }
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/lib.sh"
+need_pkgs "${packages[@]}"
