@@ -202,12 +202,17 @@ TEST(bpe_train_tie_break) {
     static const expect_t want[] = {{'a', 'b', 3}, {'a', 'c', 3}, {'x', 'b', 3}};
     CHECK(bpe_train(w, 3, 10, 1, m, &n, &e) == 0);
     check_merges(m, n, want, 3, "tie break");
-    // a merged token has a larger id than any byte, so it loses ties to bytes
+    // same left: the smaller right wins.  (a,b) 4; then (z,z) 2 and (z,q) 2 tie: q < z
     bpe_word_t w2[] = {word("zzq", 2), word("ab", 4)};
+    static const expect_t want2[] = {{'a', 'b', 4}, {'z', 'q', 2}, {'z', 257, 2}};
     CHECK(bpe_train(w2, 2, 10, 1, m, &n, &e) == 0);
-    // (a,b) 4; then (z,z) 2 and (z,q) 2 tie: same left, q < z
-    static const expect_t want3[] = {{'a', 'b', 4}, {'z', 'q', 2}, {'z', 257, 2}};
-    check_merges(m, n, want3, 3, "same left");
+    check_merges(m, n, want2, 3, "same left");
+    // a merged token's id is larger than every byte's, so its pairs lose ties to byte pairs:
+    // (a,b) 3 -> then (ab,c) 2 and (x,c) 2 tie: x = 120 < 256
+    bpe_word_t w3[] = {word("abc", 2), word("xc", 2), word("ab", 1)};
+    static const expect_t want3[] = {{'a', 'b', 3}, {'x', 'c', 2}, {256, 'c', 2}};
+    CHECK(bpe_train(w3, 3, 10, 1, m, &n, &e) == 0);
+    check_merges(m, n, want3, 3, "merged token");
 }
 
 // Runs of one symbol: (x, x) is counted as the greedy left-to-right merge would apply it.
