@@ -22,9 +22,12 @@ typedef struct bpe {
     int32_t n;            // tokens; ids 0..n-1
     uint8_t *blob;        // the bytes of every token, concatenated
     uint64_t *off;        // (n + 1): token i is blob[off[i], off[i+1])
-    int32_t *slots;       // open-addressing hash table of ids keyed by bytes; -1 = empty
+    uint64_t *slots;      // open-addressing hash table: (hash tag << 32) | (id + 1); 0 = empty
     uint64_t mask;        // table size - 1
     int32_t byte_id[256]; // the id of each single byte
+    struct bpe_pair_slot { uint64_t key; int32_t val; } *pairs;  // (left << 32 | right) -> the token
+    uint64_t pair_mask, pair_n;                                   // they make; val -1 = empty slot
+    int32_t *byte_pair;   // (256 * 256): the same for two single-byte tokens, by their bytes
 } bpe_t;
 
 // Builds the vocabulary from tokens[i] (len[i] bytes) with id i.  Fails on a duplicate token,
@@ -33,15 +36,27 @@ int bpe_init(bpe_t *b, const uint8_t *const *tokens, const uint32_t *len, int32_
 void bpe_free(bpe_t *b);
 // The id of the token with these bytes, or -1.
 int32_t bpe_lookup(const bpe_t *b, const uint8_t *s, size_t n);
+// The token whose bytes are those of left followed by those of right, or -1.
+int32_t bpe_pair(const bpe_t *b, int32_t left, int32_t right);
 static inline const uint8_t *bpe_token(const bpe_t *b, int32_t id, size_t *len) {
     *len = (size_t)(b->off[id + 1] - b->off[id]);
     return b->blob + b->off[id];
 }
 
+// A remembered encoding of one piece (real text repeats its pieces, Japanese especially).
+enum { BPE_CACHE_BYTES = 48, BPE_CACHE_IDS = 24, BPE_CACHE_SLOTS = 2048 };
+typedef struct bpe_cache_entry {
+    uint64_t hash;
+    uint16_t len, nids;  // len 0: empty
+    uint8_t bytes[BPE_CACHE_BYTES];
+    int32_t ids[BPE_CACHE_IDS];
+} bpe_cache_entry_t;
+
 // Scratch space for encoding, one per thread; zero-initialise, free with bpe_scratch_free.
 typedef struct bpe_scratch {
+    bpe_cache_entry_t *cache;  // BPE_CACHE_SLOTS entries, direct-mapped by hash, or NULL
     size_t cap;
-    uint32_t *start;   // part boundaries
+    uint32_t *start;   // part token ids (long pieces)
     int32_t *rank;     // rank of the pair starting at each part
     int32_t *prev, *next;
     uint64_t *heap;
