@@ -49,32 +49,34 @@ static inline uint64_t pair_hash(uint64_t key) {
     return key ^ (key >> 29);
 }
 
+// A slot packs the pair and its token into 64 bits (ids below 2^20), so that a probe touches
+// 8 bytes: these lookups are where encoding spends its time, mostly waiting for memory.
+#define PAIR_EMPTY UINT64_MAX
+#define PAIR_KEY(l, r) ((uint64_t)(uint32_t)(l) << 20 | (uint32_t)(r))
+
 int32_t bpe_pair(const bpe_t *b, int32_t left, int32_t right) {
-    uint64_t key = (uint64_t)(uint32_t)left << 32 | (uint32_t)right;
+    uint64_t key = PAIR_KEY(left, right);
     for (uint64_t i = pair_hash(key) & b->pair_mask;; i = (i + 1) & b->pair_mask) {
-        if (b->pairs[i].val < 0) return -1;
-        if (b->pairs[i].key == key) return b->pairs[i].val;
+        uint64_t slot = b->pairs[i];
+        if (slot == PAIR_EMPTY) return -1;
+        if (slot >> 20 == key) return (int32_t)(slot & 0xFFFFF);
     }
 }
 
-typedef struct bpe_pair_slot pair_slot_t;
-
-static pair_slot_t *pair_table(uint64_t cap) {
-    pair_slot_t *t = malloc(cap * sizeof *t);
-    if (t)
-        for (uint64_t i = 0; i < cap; i++) t[i].val = -1;
+static uint64_t *pair_table(uint64_t cap) {
+    uint64_t *t = malloc(cap * sizeof *t);
+    if (t) memset(t, 0xff, cap * sizeof *t);
     return t;
 }
 
 static int pair_insert(bpe_t *b, uint64_t key, int32_t val) {
     if ((b->pair_n + 1) * 2 > b->pair_mask + 1) {  // grow to keep the table at most half full
-        uint64_t cap = (b->pair_mask + 1) * 2;
-        pair_slot_t *t = pair_table(cap);
+        uint64_t cap = (b->pair_mask + 1) * 2, *t = pair_table(cap);
         if (!t) return -1;
         for (uint64_t i = 0; i <= b->pair_mask; i++)
-            if (b->pairs[i].val >= 0) {
-                uint64_t j = pair_hash(b->pairs[i].key) & (cap - 1);
-                while (t[j].val >= 0) j = (j + 1) & (cap - 1);
+            if (b->pairs[i] != PAIR_EMPTY) {
+                uint64_t j = pair_hash(b->pairs[i] >> 20) & (cap - 1);
+                while (t[j] != PAIR_EMPTY) j = (j + 1) & (cap - 1);
                 t[j] = b->pairs[i];
             }
         free(b->pairs);
@@ -82,9 +84,8 @@ static int pair_insert(bpe_t *b, uint64_t key, int32_t val) {
         b->pair_mask = cap - 1;
     }
     uint64_t j = pair_hash(key) & b->pair_mask;
-    while (b->pairs[j].val >= 0) j = (j + 1) & b->pair_mask;
-    b->pairs[j].key = key;
-    b->pairs[j].val = val;
+    while (b->pairs[j] != PAIR_EMPTY) j = (j + 1) & b->pair_mask;
+    b->pairs[j] = key << 20 | (uint32_t)val;
     b->pair_n++;
     return 0;
 }
@@ -110,7 +111,7 @@ static int build_pairs(bpe_t *b) {
         const uint8_t *t = bpe_token(b, id, &len);
         for (size_t k = 1; k < len; k++) {
             int32_t l = bpe_lookup(b, t, k), r = l < 0 ? -1 : bpe_lookup(b, t + k, len - k);
-            if (r >= 0 && pair_insert(b, (uint64_t)(uint32_t)l << 32 | (uint32_t)r, id) != 0) return -1;
+            if (r >= 0 && pair_insert(b, PAIR_KEY(l, r), id) != 0) return -1;
         }
     }
     return 0;
@@ -128,6 +129,7 @@ void bpe_free(bpe_t *b) {
 
 int bpe_init(bpe_t *b, const uint8_t *const *tokens, const uint32_t *len, int32_t n, err_t *e) {
     memset(b, 0, sizeof *b);
+    if (n > BPE_MAX_TOKENS) return err_set(e, "%d tokens: at most %d are supported", n, BPE_MAX_TOKENS);
     uint64_t total = 0, cap = 16;
     for (int32_t i = 0; i < n; i++) total += len[i];
     while (cap < (uint64_t)n * 2) cap *= 2;  // load factor at most 1/2
@@ -224,11 +226,12 @@ static int64_t merge_short(const bpe_t *b, bpe_scratch_t *s, const uint8_t *piec
     for (size_t i = 0; i < n; i++) id[i] = b->byte_id[piece[i]];
     for (size_t i = 0; i + 1 < m; i++) rk[i] = byte_pair_rank(b, piece[i], piece[i + 1]);
     while (m > 1) {
+        // The lowest rank, then its first position: two plain loops the compiler vectorises.
         int32_t best = NO_RANK;
-        size_t bi = 0;
-        for (size_t i = 0; i + 1 < m; i++)
-            if (rk[i] < best) best = rk[i], bi = i;
+        for (size_t i = 0; i + 1 < m; i++) best = rk[i] < best ? rk[i] : best;
         if (best == NO_RANK) break;
+        size_t bi = 0;
+        while (rk[bi] != best) bi++;
         id[bi] = best;  // parts bi and bi+1 become token `best`
         memmove(id + bi + 1, id + bi + 2, (m - bi - 2) * sizeof *id);
         memmove(rk + bi + 1, rk + bi + 2, (m > bi + 2 ? m - bi - 2 : 0) * sizeof *rk);

@@ -25,13 +25,14 @@ typedef struct bpe {
     uint64_t *slots;      // open-addressing hash table: (hash tag << 32) | (id + 1); 0 = empty
     uint64_t mask;        // table size - 1
     int32_t byte_id[256]; // the id of each single byte
-    struct bpe_pair_slot { uint64_t key; int32_t val; } *pairs;  // (left << 32 | right) -> the token
-    uint64_t pair_mask, pair_n;                                   // they make; val -1 = empty slot
+    uint64_t *pairs;      // open addressing: left << 40 | right << 20 | token (20 bits each); ~0 = empty
+    uint64_t pair_mask, pair_n;
     int32_t *byte_pair;   // (256 * 256): the same for two single-byte tokens, by their bytes
 } bpe_t;
 
 // Builds the vocabulary from tokens[i] (len[i] bytes) with id i.  Fails on a duplicate token,
-// an empty token, or a missing single byte, naming the id.
+// an empty token, a missing single byte (naming the id), or more than BPE_MAX_TOKENS tokens.
+#define BPE_MAX_TOKENS ((1 << 20) - 1)
 int bpe_init(bpe_t *b, const uint8_t *const *tokens, const uint32_t *len, int32_t n, err_t *e);
 void bpe_free(bpe_t *b);
 // The id of the token with these bytes, or -1.
