@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/args.h"
+#include "core/io.h"
 #include "tokenizer/bpe_train.h"
 
 static double now(void) {
@@ -100,36 +101,6 @@ static bpe_word_t *wordset_take(wordset_t *s, size_t *n) {
     return s->w;
 }
 
-static uint8_t *read_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    uint8_t *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n == cap) {
-            cap = cap ? 2 * cap : 1 << 20;
-            uint8_t *p = realloc(buf, cap);
-            if (!p) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = p;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return NULL;
-    }
-    *size = n;
-    return buf;
-}
-
 static int is_space(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
 int main(int argc, char **argv) {
@@ -160,9 +131,9 @@ int main(int argc, char **argv) {
     size_t size = 0;
     int added;
     if (npos == 1) {
-        buf = read_file(pos[0], &size);
-        if (!buf) {
-            fprintf(stderr, "bench_bpe_train: cannot read %s\n", pos[0]);
+        err_t re = {0};
+        if (io_read_file(pos[0], (char **)&buf, &size, &re) != 0) {
+            fprintf(stderr, "bench_bpe_train: %s\n", re.msg);
             return 1;
         }
         for (size_t i = 0; i < size;) {
