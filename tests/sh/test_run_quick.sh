@@ -10,10 +10,10 @@ start=$(date +%s)
 out=$(./run.sh --quick 2>&1) || { echo "$out" | tail -n 40; echo "run.sh --quick failed"; exit 1; }
 elapsed=$(( $(date +%s) - start ))
 echo "$out" | tail -n 25
-# The loss fell: the last training loss is well below the first.
+# The loss fell: the last training loss is clearly below the first (6.9 -> 5.7 here).
 first=$(grep -m1 -o 'loss [0-9.]*' <<<"$out" | awk '{print $2}')
 last=$(grep '^step ' <<<"$out" | grep -o '| loss [0-9.]*' | tail -n 1 | awk '{print $3}')
-awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a - 1.0) }' || { echo "loss did not fall: $first -> $last"; exit 1; }
+awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a - 0.5) }' || { echo "loss did not fall: $first -> $last"; exit 1; }
 grep -q '^step *[0-9]*/[0-9]* | loss' <<<"$out" || { echo "no progress lines"; exit 1; }
 grep -q 'sample: ' <<<"$out" || { echo "no sample"; exit 1; }
 echo "run.sh --quick took ${elapsed}s (loss $first -> $last)"
