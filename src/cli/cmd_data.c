@@ -44,8 +44,8 @@ static int data_shards(int argc, char **argv) {
 int cmd_data(int argc, char **argv) {
     if (argc >= 1 && strcmp(argv[0], "shards") == 0) return data_shards(argc - 1, argv + 1);
     if (argc >= 1 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0)) {
-        printf("usage: manabi data shards --out DIR [options] FILE...\n");
-        return 0;
+        char *help[] = {"--help"};
+        return data_shards(1, help);
     }
     fprintf(stderr, "manabi data: expected a subcommand: shards\n");
     return 2;

@@ -14,7 +14,7 @@ typedef struct {
 } command_t;
 
 static const command_t commands[] = {
-    {"tokenizer", cmd_tokenizer, "encode, decode or inspect text with a tokenizer (byte, .tiktoken)"},
+    {"tokenizer", cmd_tokenizer, "train a BPE tokenizer; encode, decode, inspect, export (byte, BPE, .tiktoken)"},
     {"data", cmd_data, "prepare training data: 'manabi data shards' tokenizes text into shards"},
     {"pretrain", cmd_pretrain, "pre-train a model by next-token prediction on token shards"},
     {"sample", cmd_sample, "generate text from a checkpoint and a prompt"},
