@@ -183,6 +183,7 @@ void bpe_scratch_free(bpe_scratch_t *s) {
     free(s->next);
     free(s->heap);
     free(s->cache);
+    free(s->pair_cache);
     memset(s, 0, sizeof *s);
 }
 
@@ -208,8 +209,17 @@ static int reserve(bpe_scratch_t *s, size_t n) {
 #define NO_RANK INT32_MAX
 
 // The token two adjacent parts make, as a rank (NO_RANK if they make none).
-static inline int32_t pair_rank(const bpe_t *b, int32_t l, int32_t r) {
+// bpe_pair through a small direct-mapped cache of recent answers: a text keeps meeting the
+// same pairs, and the full table is far larger than the CPU's caches.  An entry holds
+// key << 20 | token, with token 0xFFFFF for "none"; 0 is an empty entry.
+static inline int32_t pair_rank(const bpe_t *b, bpe_scratch_t *s, int32_t l, int32_t r) {
+    uint64_t key = PAIR_KEY(l, r), *c = &s->pair_cache[(key * 0x9E3779B97F4A7C15ULL) >> (64 - BPE_PAIR_CACHE_BITS)];
+    if (*c && *c >> 20 == key) {
+        int32_t id = (int32_t)(*c & 0xFFFFF);
+        return id == 0xFFFFF ? NO_RANK : id;
+    }
     int32_t id = bpe_pair(b, l, r);
+    *c = key << 20 | (uint64_t)(id < 0 ? 0xFFFFF : id);
     return id < 0 ? NO_RANK : id;
 }
 
@@ -236,8 +246,8 @@ static int64_t merge_short(const bpe_t *b, bpe_scratch_t *s, const uint8_t *piec
         memmove(id + bi + 1, id + bi + 2, (m - bi - 2) * sizeof *id);
         memmove(rk + bi + 1, rk + bi + 2, (m > bi + 2 ? m - bi - 2 : 0) * sizeof *rk);
         m--;
-        if (bi + 1 < m) rk[bi] = pair_rank(b, id[bi], id[bi + 1]);
-        if (bi > 0) rk[bi - 1] = pair_rank(b, id[bi - 1], id[bi]);
+        if (bi + 1 < m) rk[bi] = pair_rank(b, s, id[bi], id[bi + 1]);
+        if (bi > 0) rk[bi - 1] = pair_rank(b, s, id[bi - 1], id[bi]);
     }
     return (int64_t)m;
 }
@@ -291,11 +301,11 @@ static int64_t merge_long(const bpe_t *b, bpe_scratch_t *s, const uint8_t *piece
         if (nx[j] >= 0) pv[nx[j]] = i;
         id[j] = -1;
         rk[j] = NO_RANK;
-        rk[i] = nx[i] >= 0 ? pair_rank(b, id[i], id[nx[i]]) : NO_RANK;
+        rk[i] = nx[i] >= 0 ? pair_rank(b, s, id[i], id[nx[i]]) : NO_RANK;
         if (rk[i] != NO_RANK) heap_push(s, (uint64_t)rk[i] << 32 | (uint32_t)i);
         int32_t p = pv[i];
         if (p >= 0) {
-            rk[p] = pair_rank(b, id[p], id[i]);
+            rk[p] = pair_rank(b, s, id[p], id[i]);
             if (rk[p] != NO_RANK) heap_push(s, (uint64_t)rk[p] << 32 | (uint32_t)p);
         }
     }
@@ -328,6 +338,7 @@ int64_t bpe_encode_piece(const bpe_t *b, bpe_scratch_t *s, const uint8_t *piece,
         }
     }
     if (reserve(s, n) != 0) return -1;
+    if (!s->pair_cache && !(s->pair_cache = calloc((size_t)1 << BPE_PAIR_CACHE_BITS, sizeof *s->pair_cache))) return -1;
     int64_t m = n < LONG_PIECE ? merge_short(b, s, piece, n, out) : merge_long(b, s, piece, n, out);
     if (c && m <= BPE_CACHE_IDS) {
         c->hash = h;

@@ -45,7 +45,7 @@ static inline const uint8_t *bpe_token(const bpe_t *b, int32_t id, size_t *len) 
 }
 
 // A remembered encoding of one piece (real text repeats its pieces, Japanese especially).
-enum { BPE_CACHE_BYTES = 48, BPE_CACHE_IDS = 24, BPE_CACHE_SLOTS = 2048 };
+enum { BPE_CACHE_BYTES = 48, BPE_CACHE_IDS = 24, BPE_CACHE_SLOTS = 2048, BPE_PAIR_CACHE_BITS = 13 };
 typedef struct bpe_cache_entry {
     uint64_t hash;
     uint16_t len, nids;  // len 0: empty
@@ -56,6 +56,7 @@ typedef struct bpe_cache_entry {
 // Scratch space for encoding, one per thread; zero-initialise, free with bpe_scratch_free.
 typedef struct bpe_scratch {
     bpe_cache_entry_t *cache;  // BPE_CACHE_SLOTS entries, direct-mapped by hash, or NULL
+    uint64_t *pair_cache;      // 2^BPE_PAIR_CACHE_BITS recent pair lookups (see bpe.c)
     size_t cap;
     uint32_t *start;   // part token ids (long pieces)
     int32_t *rank;     // rank of the pair starting at each part
