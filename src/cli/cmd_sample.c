@@ -69,6 +69,10 @@ int cmd_sample(int argc, char **argv) {
     }
     // The sequence starts with <|endoftext|>, as every training document does.
     int32_t eot = tok_special(tok, TOK_EOT);
+    if (eot < 0) {
+        err_set(&e, "tokenizer '%s' has no <|endoftext|> token to start the sequence with", tokenizer);
+        goto done;
+    }
     if (tok_encode(tok, prompt, strlen(prompt), 0, &ids, &n, &cap, &e) != 0) goto done;
     size_t total = n + 1 + (size_t)max_new;
     int32_t *seqbuf = malloc(total * sizeof(int32_t));

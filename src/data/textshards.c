@@ -111,6 +111,8 @@ int textshards_build(const textshards_opts_t *o, const tok_t *tok, textshards_re
     memset(rep, 0, sizeof *rep);
     if (o->n_inputs < 1) return err_set(e, "no input files");
     if (o->shard_tokens < 2) return err_set(e, "shard size must be at least 2 tokens");
+    if (tok_special(tok, TOK_EOT) < 0)
+        return err_set(e, "tokenizer '%s' has no <|endoftext|> token to separate documents", tok_name(tok));
     if (io_mkdir_p(o->out_dir, e) != 0) return -1;
     split_t sp[2] = {{.name = "train"}, {.name = "val"}};
     doc_t *docs = NULL;
