@@ -44,6 +44,21 @@ const char *test_tmpdir(void) {
     return tmpdir;
 }
 
+const char *test_path(const char *name) {
+    static char buf[16][1024];
+    static int slot;
+    char *p = buf[slot++ % 16];
+    snprintf(p, sizeof buf[0], "%s/%s", test_tmpdir(), name);
+    return p;
+}
+
+int test_write_file(const char *path, const void *p, size_t n) {
+    FILE *fp = fopen(path, "wb");
+    if (!fp) return -1;
+    int ok = fwrite(p, 1, n, fp) == n;
+    return fclose(fp) == 0 && ok ? 0 : -1;
+}
+
 static int selected(const entry_t *t, int argc, char **argv) {
     if (argc < 2) return 1;
     for (int i = 1; i < argc; i++)

@@ -12,6 +12,10 @@ void test_register(const char *name, test_fn fn, const char *file);
 void test_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 // A scratch directory for this test run (created on first use, removed at the end).
 const char *test_tmpdir(void);
+// test_tmpdir()/name, in one of 16 rotating buffers (valid for the next 15 calls).
+const char *test_path(const char *name);
+// Writes n bytes to path; 0 on success, -1 on failure.
+int test_write_file(const char *path, const void *p, size_t n);
 
 #define TEST(name)                                                                     \
     static void name(void);                                                            \

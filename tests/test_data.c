@@ -36,14 +36,7 @@ static const char *join(const char *dir, const char *name) {
     return p;
 }
 
-static int write_bytes(const char *path, const void *p, size_t n) {
-    FILE *fp = fopen(path, "wb");
-    if (!fp) return -1;
-    int ok = fwrite(p, 1, n, fp) == n;
-    return fclose(fp) == 0 && ok ? 0 : -1;
-}
-
-static int write_text(const char *path, const char *s) { return write_bytes(path, s, strlen(s)); }
+static int write_text(const char *path, const char *s) { return test_write_file(path, s, strlen(s)); }
 
 static int read_all(const char *path, uint8_t **out, size_t *n) {
     FILE *fp = fopen(path, "rb");
@@ -76,7 +69,7 @@ static int write_llmc_shard(const char *path, const uint16_t *tok, int n) {
     int32_t h[3] = {20240520, 1, n};
     memcpy(buf, h, sizeof h);
     memcpy(buf + 1024, tok, (size_t)n * 2);
-    int rc = write_bytes(path, buf, bytes);
+    int rc = test_write_file(path, buf, bytes);
     free(buf);
     return rc;
 }
@@ -180,7 +173,7 @@ static void expect_shard_reject(int line, const char *name, void (*corrupt)(uint
     }
     buf = realloc(buf, n + 16);
     corrupt(buf, &n);
-    write_bytes(path, buf, n);
+    test_write_file(path, buf, n);
     free(buf);
     shard_t s;
     memset(&e, 0, sizeof e);
@@ -615,7 +608,7 @@ TEST(textshards_rejects_nul) {
     const char *dir = fresh_dir("ts_nul");
     const char *good = join(dir, "good.txt"), *bad = join(dir, "bad.txt");
     CHECK(write_text(good, "a fine document, long enough to fill a few shards of 8 tokens\n") == 0);
-    CHECK(write_bytes(bad, "text\0more", 9) == 0);
+    CHECK(test_write_file(bad, "text\0more", 9) == 0);
     const char *inputs[] = {good, bad};
     for (int small = 0; small < 2; small++) {
         textshards_report_t rep;

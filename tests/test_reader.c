@@ -11,21 +11,9 @@
 #include "data/reader.h"
 #include "test.h"
 
-static const char *tmp_path(const char *name) {
-    static char buf[4][1024];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", test_tmpdir(), name);
-    return buf[k];
-}
-
 static const char *write_file(const char *name, const void *p, size_t n) {
-    const char *path = tmp_path(name);
-    FILE *f = fopen(path, "wb");
-    CHECK(f != NULL);
-    if (!f) return path;
-    CHECK(fwrite(p, 1, n, f) == n);
-    fclose(f);
+    const char *path = test_path(name);
+    CHECK(test_write_file(path, p, n) == 0);
     return path;
 }
 
@@ -93,7 +81,7 @@ TEST(reader_text_delimited) {
 
     // A missing file fails at open, naming it.
     rd_t *r = (rd_t *)1;
-    CHECK(rd_open(&r, tmp_path("nope.txt"), NULL, &e) == -1 && r == NULL);
+    CHECK(rd_open(&r, test_path("nope.txt"), NULL, &e) == -1 && r == NULL);
     CHECK(strstr(e.msg, "nope.txt") != NULL);
     rd_close(NULL);
 }
@@ -204,7 +192,7 @@ static void check_compressed(const char *name, int zst) {
     char *corpus = make_corpus(docs, &len);
     char fname[64];
     snprintf(fname, sizeof fname, "%s", name);
-    const char *p = tmp_path(fname);
+    const char *p = test_path(fname);
     if (zst) write_zst(p, corpus, len);
     else write_gz(p, corpus, len);
     rd_t *r;
@@ -274,7 +262,7 @@ TEST(reader_binary_skipped) {
     // Binary behind gzip is found after decompression.
     b[9000] = 'x';
     b[100] = '\0';
-    p = tmp_path("blob.gz");
+    p = test_path("blob.gz");
     write_gz(p, b, sizeof b);
     CHECK(read_all(p, NULL, out, sizeof out, &n, &st, &e) == 0 && n == 0 && st.binary == 1);
 }

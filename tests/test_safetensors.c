@@ -11,21 +11,6 @@
 #include "model/safetensors.h"
 #include "test.h"
 
-static const char *tmp_path(const char *name) {
-    static char buf[4][512];
-    static int slot;
-    char *p = buf[slot++ % 4];
-    snprintf(p, sizeof buf[0], "%s/%s", test_tmpdir(), name);
-    return p;
-}
-
-static int write_bytes(const char *path, const void *p, size_t n) {
-    FILE *fp = fopen(path, "wb");
-    if (!fp) return -1;
-    int ok = fwrite(p, 1, n, fp) == n;
-    return fclose(fp) == 0 && ok ? 0 : -1;
-}
-
 // Writes a file with header length `hlen_field`, header text `hdr` and `ndata` data bytes
 // (0, 1, 2, ...).
 static int write_raw(const char *path, uint64_t hlen_field, const char *hdr, size_t ndata) {
@@ -35,7 +20,7 @@ static int write_raw(const char *path, uint64_t hlen_field, const char *hdr, siz
     for (int i = 0; i < 8; i++) buf[i] = (uint8_t)(hlen_field >> (8 * i));
     memcpy(buf + 8, hdr, hl);
     for (size_t i = 0; i < ndata; i++) buf[8 + hl + i] = (uint8_t)i;
-    int rc = write_bytes(path, buf, n);
+    int rc = test_write_file(path, buf, n);
     free(buf);
     return rc;
 }
@@ -64,7 +49,7 @@ static int is_zeroed(const st_file_t *f) {
 // Writes `hdr` (with a correct length field) plus ndata bytes to NAME and checks that st_open
 // rejects it with a message naming the file and containing `want`.
 static void expect_reject(int line, const char *name, const char *hdr, size_t ndata, const char *want) {
-    const char *path = tmp_path(name);
+    const char *path = test_path(name);
     if (write_hdr(path, hdr, ndata) != 0) {
         test_fail(__FILE__, line, "cannot write %s", path);
         return;
@@ -105,7 +90,7 @@ TEST(st_round_trip) {
     };
     int n = (int)(sizeof t / sizeof t[0]);
     const char *meta[] = {"format", "pt", "config", "{\"n_layer\": 2, \"path\": \"a/b\"}", "empty", ""};
-    const char *path = tmp_path("rt.safetensors");
+    const char *path = test_path("rt.safetensors");
     err_t e = {{0}};
     CHECK_MSG(st_write(path, t, n, meta, 3, &e) == 0, "%s", e.msg);
     CHECK(count_tmp_files() == 0);
@@ -156,7 +141,7 @@ TEST(st_half_and_bf16_conversion) {
         {"f", ST_F32, 1, {2}, f32},
         {"i", ST_I32, 1, {2}, ints},
     };
-    const char *path = tmp_path("conv.safetensors");
+    const char *path = test_path("conv.safetensors");
     err_t e = {{0}};
     CHECK_MSG(st_write(path, t, 4, NULL, 0, &e) == 0, "%s", e.msg);
     st_file_t f;
@@ -213,8 +198,8 @@ TEST(st_python_bytes) {
     memcpy(file + 8, hdr, hl);
     float v[4] = {1, 2, 3, 4};
     memcpy(file + 8 + padded, v, sizeof v);
-    const char *path = tmp_path("python.safetensors");
-    CHECK(write_bytes(path, file, sizeof file) == 0);
+    const char *path = test_path("python.safetensors");
+    CHECK(test_write_file(path, file, sizeof file) == 0);
 
     st_file_t f;
     err_t e = {{0}};
@@ -226,7 +211,7 @@ TEST(st_python_bytes) {
     st_close(&f);
 
     // Our writer produces the same bytes.
-    const char *mine = tmp_path("mine.safetensors");
+    const char *mine = test_path("mine.safetensors");
     st_entry_t t = {"weight", ST_F32, 2, {2, 2}, v};
     const char *meta[] = {"format", "pt"};
     CHECK_MSG(st_write(mine, &t, 1, meta, 1, &e) == 0, "%s", e.msg);
@@ -240,7 +225,7 @@ TEST(st_python_bytes) {
 // Other writers need not pad the header, so the data may start at any address.
 TEST(st_unaligned_data_section) {
     const char *hdr = "{\"x\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,12]}}";  // 55 bytes
-    const char *path = tmp_path("unaligned.safetensors");
+    const char *path = test_path("unaligned.safetensors");
     size_t hl = strlen(hdr);
     CHECK(hl % 8 != 0 && hl <= 64);
     uint8_t file[8 + 64 + 12] = {0};
@@ -248,7 +233,7 @@ TEST(st_unaligned_data_section) {
     memcpy(file + 8, hdr, hl);
     float v[3] = {-1, 0.5f, 7};
     memcpy(file + 8 + hl, v, sizeof v);
-    CHECK(write_bytes(path, file, 8 + hl + 12) == 0);
+    CHECK(test_write_file(path, file, 8 + hl + 12) == 0);
     st_file_t f;
     err_t e = {{0}};
     CHECK_MSG(st_open(&f, path, &e) == 0, "%s", e.msg);
@@ -261,7 +246,7 @@ TEST(st_unaligned_data_section) {
 TEST(st_zero_tensors) {
     err_t e = {{0}};
     st_file_t f;
-    const char *path = tmp_path("none.safetensors");
+    const char *path = test_path("none.safetensors");
     CHECK_MSG(st_write(path, NULL, 0, NULL, 0, &e) == 0, "%s", e.msg);
     CHECK_MSG(st_open(&f, path, &e) == 0, "%s", e.msg);
     CHECK(f.n_tensors == 0 && f.n_meta == 0);
@@ -286,7 +271,7 @@ TEST(st_zero_tensors) {
 TEST(st_find_missing) {
     float v[2] = {1, 2};
     st_entry_t t = {"present", ST_F32, 1, {2}, v};
-    const char *path = tmp_path("find.safetensors");
+    const char *path = test_path("find.safetensors");
     err_t e = {{0}};
     CHECK_MSG(st_write(path, &t, 1, NULL, 0, &e) == 0, "%s", e.msg);
     st_file_t f;
@@ -306,7 +291,7 @@ TEST(st_find_missing) {
 TEST(st_reject_truncated) {
     float v[4] = {1, 2, 3, 4};
     st_entry_t t = {"w", ST_F32, 1, {4}, v};
-    const char *path = tmp_path("trunc.safetensors");
+    const char *path = test_path("trunc.safetensors");
     err_t e = {{0}};
     CHECK_MSG(st_write(path, &t, 1, NULL, 0, &e) == 0, "%s", e.msg);
     struct stat sb;
@@ -323,7 +308,7 @@ TEST(st_reject_truncated) {
         CHECK_MSG(strstr(e.msg, path) && strstr(e.msg, wants[i]), "cut %d: %s", (int)cuts[i], e.msg);
         CHECK(is_zeroed(&f));
     }
-    CHECK(st_open(&f, tmp_path("does-not-exist.safetensors"), &e) != 0);
+    CHECK(st_open(&f, test_path("does-not-exist.safetensors"), &e) != 0);
     CHECK_MSG(strstr(e.msg, "does-not-exist.safetensors"), "%s", e.msg);
     CHECK(st_open(&f, test_tmpdir(), &e) != 0);
     CHECK_MSG(strstr(e.msg, "not a regular file"), "%s", e.msg);
@@ -331,7 +316,7 @@ TEST(st_reject_truncated) {
 
 TEST(st_reject_header_length) {
     const char *hdr = "{}      ";
-    const char *path = tmp_path("hlen.safetensors");
+    const char *path = test_path("hlen.safetensors");
     st_file_t f;
     err_t e = {{0}};
     CHECK(write_raw(path, 1ull << 40, hdr, 0) == 0);
@@ -393,7 +378,7 @@ TEST(st_reject_fields) {
 
 TEST(st_reject_size_mismatch) {
     const char *name = "model.safetensors";
-    const char *path = tmp_path(name);
+    const char *path = test_path(name);
     CHECK(write_hdr(path, "{\"lm_head.weight\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,12]}}", 12) ==
           0);
     st_file_t f;
@@ -434,7 +419,7 @@ TEST(st_reject_layout) {
     EXPECT_REJECT("trailing2.st", "{}", 3, "no tensors but the data section has 3 bytes");
 
     // Out-of-order entries that tile the data exactly are fine, as are empty tensors at the ends.
-    const char *path = tmp_path("shuffled.st");
+    const char *path = test_path("shuffled.st");
     CHECK(write_hdr(path,
                     "{\"b\":{\"dtype\":\"U8\",\"shape\":[4],\"data_offsets\":[4,8]},"
                     "\"e\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[8,8]},"
@@ -451,7 +436,7 @@ TEST(st_reject_layout) {
 
 TEST(st_write_rejects_bad_input) {
     float v[2] = {1, 2};
-    const char *path = tmp_path("bad-input.safetensors");
+    const char *path = test_path("bad-input.safetensors");
     err_t e = {{0}};
     st_entry_t dup[] = {{"x", ST_F32, 1, {2}, v}, {"x", ST_F32, 1, {2}, v}};
     CHECK(st_write(path, dup, 2, NULL, 0, &e) != 0);
@@ -481,20 +466,20 @@ TEST(st_failed_write_leaves_nothing) {
     st_entry_t t = {"w", ST_F32, 1, {2}, v};
     err_t e = {{0}};
     // Fails when creating the temporary file.
-    const char *missing = tmp_path("no/such/dir/x.safetensors");
+    const char *missing = test_path("no/such/dir/x.safetensors");
     CHECK(st_write(missing, &t, 1, NULL, 0, &e) != 0);
     CHECK_MSG(strstr(e.msg, "no/such/dir/x.safetensors"), "%s", e.msg);
     CHECK(count_tmp_files() == 0);
 
     // Fails at the final rename, after everything was written: the target is a directory.
-    const char *dir = tmp_path("a-directory");
+    const char *dir = test_path("a-directory");
     CHECK(mkdir(dir, 0755) == 0);
     CHECK(st_write(dir, &t, 1, NULL, 0, &e) != 0);
     CHECK_MSG(strstr(e.msg, "a-directory"), "%s", e.msg);
     CHECK(count_tmp_files() == 0);
 
     // A failed write keeps the previous file intact.
-    const char *path = tmp_path("keep.safetensors");
+    const char *path = test_path("keep.safetensors");
     CHECK_MSG(st_write(path, &t, 1, NULL, 0, &e) == 0, "%s", e.msg);
     st_entry_t dup[] = {t, t};
     CHECK(st_write(path, dup, 2, NULL, 0, &e) != 0);

@@ -207,14 +207,6 @@ TEST(train_learns_pattern_gpt2) { train_pattern(GPT_GPT2, 0.05); }
 
 // ---- checkpoints ----------------------------------------------------------------------------
 
-static const char *tmp_path(const char *name) {
-    static char buf[8][512];
-    static int slot;
-    char *p = buf[slot++ % 8];
-    snprintf(p, sizeof buf[0], "%s/%s", test_tmpdir(), name);
-    return p;
-}
-
 static int small_model(gpt_t *m, gpt_family_t fam, int tied, int gqa, uint64_t seed) {
     gpt_config_t c;
     gpt_config_preset(&c, fam, 2, 37, 12);
@@ -243,7 +235,7 @@ static void check_model_round_trip(gpt_family_t fam, int tied, int gqa) {
     m.params[6] = 1e-38f;  // subnormal-adjacent values survive too
     ckpt_meta_t meta = {.tok_hash = 0xfedcba9876543210ULL, .step = 1234567, .has_loss = 1, .loss = 2.71828182};
     snprintf(meta.tokenizer, sizeof meta.tokenizer, "byte");
-    const char *path = tmp_path(fam == GPT_GPT2 ? "rt_gpt2.safetensors"
+    const char *path = test_path(fam == GPT_GPT2 ? "rt_gpt2.safetensors"
                                 : tied          ? "rt_llama.safetensors"
                                                 : "rt_llama_untied.safetensors");
     err_t e = {{0}};
@@ -307,7 +299,7 @@ TEST(ckpt_state_round_trip) {
     s.loader.shard = 3;
     s.loader.pos = 987654;
     s.loader.epoch = 2;
-    const char *path = tmp_path("state.st");
+    const char *path = test_path("state.st");
     CHECK_MSG(ckpt_save_state(path, &o, &s, &e) == 0, "%s", e.msg);
     if (ckpt_load_state(path, &o2, &s2, &e) != 0) {
         test_fail(__FILE__, __LINE__, "%s", e.msg);
@@ -356,7 +348,7 @@ static void expect_load_fail(int line, const char *name, int drop, int reshape, 
                                         .shape = {16}, .data = extra_data};
     char *cfg = gpt_config_to_json(&m.cfg);
     const char *kv[] = {"format", "pt", "manabi.config", cfg};
-    const char *path = tmp_path(name);
+    const char *path = test_path(name);
     err_t e = {{0}};
     if (st_write(path, ents, n, kv, 2, &e) != 0) test_fail(__FILE__, line, "%s", e.msg);
     free(cfg);
@@ -396,7 +388,7 @@ TEST(ckpt_load_rejects_mismatch) {
 
 // A file without manabi's config is not a checkpoint; the message says so.
 TEST(ckpt_load_rejects_foreign_file) {
-    const char *path = tmp_path("foreign.safetensors");
+    const char *path = test_path("foreign.safetensors");
     float x[2] = {1, 2};
     st_entry_t ent = {.name = "w", .dtype = ST_F32, .ndim = 1, .shape = {2}, .data = x};
     err_t e = {{0}};
