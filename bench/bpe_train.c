@@ -12,18 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/args.h"
 #include "core/io.h"
+#include "core/timing.h"
 #include "tokenizer/bpe_train.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static uint64_t next_u64(uint64_t *state) {  // splitmix64
     uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
@@ -201,12 +195,12 @@ int main(int argc, char **argv) {
     }
     double rss_before = rss_mib_now();
     int n_out;
-    double t0 = now();
+    double t0 = timing_now();
     if (bpe_train(words, n, merges, (uint64_t)min_count, out, &n_out, &e) != 0) {
         fprintf(stderr, "bench_bpe_train: %s\n", e.msg);
         return 1;
     }
-    double dt = now() - t0;
+    double dt = timing_now() - t0;
     printf("bpe_train: %d merges (asked %d, min_count %d) in %.3f s, %.0f merges/s\n", n_out, merges, min_count, dt,
            n_out / dt);
     if (n_out) printf("last merge: (%d, %d) x%llu\n", out[n_out - 1].left, out[n_out - 1].right,

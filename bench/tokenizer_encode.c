@@ -25,28 +25,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/args.h"
 #include "core/io.h"
+#include "core/timing.h"
 #include "tokenizer/pretok.h"
 #include "tokenizer/tokenizer.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static void die(const char *what, const err_t *e) {
     fprintf(stderr, "bench_tokenizer_encode: %s: %s\n", what, e->msg);
@@ -74,9 +58,9 @@ static timing_t time_encode(const tok_t *t, const char *text, size_t len, int ru
         int32_t *ids = NULL;
         size_t n = 0, cap = 0;
         err_t e = {0};
-        double t0 = now();
+        double t0 = timing_now();
         if (tok_encode(t, text, len, 0, &ids, &n, &cap, &e) != 0) die("encode", &e);
-        double dt = now() - t0;
+        double dt = timing_now() - t0;
         if (i >= 0) {
             s[i] = dt;
             if (dt < r.min) r.min = dt;
@@ -86,7 +70,7 @@ static timing_t time_encode(const tok_t *t, const char *text, size_t len, int ru
         }
         free(ids);
     }
-    r.med = median(s, runs);
+    r.med = timing_median(s, runs);
     free(s);
     return r;
 }
@@ -104,12 +88,12 @@ static double time_split(const tok_t *t, const char *text, size_t len, int runs,
     double *s = malloc(sizeof *s * (size_t)runs);
     for (int i = -1; i < runs; i++) {
         size_t n = 0;
-        double t0 = now();
+        double t0 = timing_now();
         if (pretok_split(p, text, len, count_cb, &n, &e) != 0) die("split", &e);
-        if (i >= 0) s[i] = now() - t0;
+        if (i >= 0) s[i] = timing_now() - t0;
         else *pieces = n;
     }
-    double m = median(s, runs);
+    double m = timing_median(s, runs);
     free(s);
     pretok_free(p);
     return m;

@@ -11,23 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include "core/args.h"
 #include "core/cpu.h"
+#include "core/timing.h"
 #include "model/gpt.h"
 #include "train/optim.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv) {
     const char *family = "llama", *config = "tiny";
@@ -83,19 +72,18 @@ int main(int argc, char **argv) {
             tok[i] = (int32_t)rng_below(&rng, V);
             tgt[i] = (int32_t)rng_below(&rng, V);
         }
-        double t0 = now();
+        double t0 = timing_now();
         gpt_zero_grad(&m);
         gpt_forward(&m, tok, tgt, NULL, B, T);
         gpt_backward(&m);
         double norm = grad_norm(m.grads, gpt_num_params(&m));
         adamw_update(&opt, &m.table, m.params, m.grads, 3e-4f, clip_scale(norm, 1.0f));
-        double dt = now() - t0;
+        double dt = timing_now() - t0;
         if (s >= warmup) ms[s - warmup] = dt * 1e3;
     }
     double sorted[steps];
-    memcpy(sorted, ms, sizeof sorted);
-    qsort(sorted, steps, sizeof(double), cmp_double);
-    double med = steps % 2 ? sorted[steps / 2] : 0.5 * (sorted[steps / 2 - 1] + sorted[steps / 2]);
+    memcpy(sorted, ms, sizeof sorted);  // ms keeps the order of the steps for the JSON
+    double med = timing_median(sorted, steps);
     double tps = B * T / (med / 1e3), mfu = gpt_flops_per_token(&c, T) * tps / peak;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);

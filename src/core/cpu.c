@@ -4,13 +4,8 @@
 #include <immintrin.h>
 #include <omp.h>
 #include <string.h>
-#include <time.h>
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#include "core/timing.h"
 
 const char *cpu_fma_isa(void) {
     __builtin_cpu_init();
@@ -67,10 +62,10 @@ double cpu_measure_peak_flops(int threads) {
     long iters = 6000000;
     double best = 0;
     for (int rep = 0; rep < 5; rep++) {
-        double flops = 0, t0 = now();
+        double flops = 0, t0 = timing_now();
 #pragma omp parallel num_threads(threads) reduction(+ : flops)
         flops += kernel(rep == 0 ? iters / 2 : iters);
-        double rate = flops / (now() - t0);
+        double rate = flops / (timing_now() - t0);
         if (rep > 0 && rate > best) best = rate;
     }
     return best;

@@ -5,20 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/io.h"
+#include "core/timing.h"
 #include "tokenizer/bpe_train.h"
 #include "tokenizer/pretok.h"
 
 static const char *const reserved[] = {"<|endoftext|>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"};
 enum { N_RESERVED = 5, BLOCK = 64 << 20 };
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 // ---- counting: distinct pieces -> count, open addressing, keys in an arena ------------------
 
@@ -157,7 +151,7 @@ int tok_train(const tok_train_opts_t *o, tok_train_report_t *r, err_t *e) {
         err_set(e, "out of memory");
         goto done;
     }
-    double t0 = now();
+    double t0 = timing_now();
     for (int fi = 0; fi < o->n_inputs; fi++) {
         f = fopen(o->inputs[fi], "rb");
         if (!f) {
@@ -240,12 +234,12 @@ int tok_train(const tok_train_opts_t *o, tok_train_report_t *r, err_t *e) {
             words[nw++] = (bpe_word_t){.bytes = cnt[0].arena + x->off, .len = x->len, .count = x->count};
             r->pieces += (int64_t)x->count;
         }
-    double t1 = now();
+    double t1 = timing_now();
     r->count_s = t1 - t0;
     if (o->verbose) printf("\rcounted %.1f MB: %lld pieces, %lld distinct (%.1f s)\n", r->bytes / 1e6,
                            (long long)r->pieces, (long long)r->distinct, r->count_s);
     if (bpe_train(words, nw, n_merges, 1, merges, &r->merges, e) != 0) goto done;
-    r->merge_s = now() - t1;
+    r->merge_s = timing_now() - t1;
     if (o->verbose) printf("learned %d merges (%.1f s)\n", r->merges, r->merge_s);
     if (write_tokenizer(o, pretok_regex(pre), merges, r->merges, e) != 0) goto done;
     rc = 0;

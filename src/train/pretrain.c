@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/cpu.h"
 #include "core/io.h"
+#include "core/timing.h"
 #include "data/loader.h"
 #include "model/gpt.h"
 #include "tokenizer/tokenizer.h"
@@ -37,12 +37,6 @@ void pretrain_defaults(pretrain_opts_t *o) {
     o->ckpt_every = 100;
     o->keep = 2;
     o->threads = 1;
-}
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 static void fmt_duration(char *buf, size_t n, double s) {
@@ -263,7 +257,7 @@ int pretrain_run(const pretrain_opts_t *o, err_t *e) {
            r.model.cfg.n_head, accum, o->B, o->T, bt, peak / 1e9, cpu_fma_isa(), o->threads);
     fflush(stdout);
     int64_t done_here = 0;
-    double t_start = now(), dt_sum = 0;
+    double t_start = timing_now(), dt_sum = 0;
     int end = PRETRAIN_DONE;
     while (r.st.step < o->steps) {
         if (o->stop && *o->stop) {
@@ -271,7 +265,7 @@ int pretrain_run(const pretrain_opts_t *o, err_t *e) {
             break;
         }
         if (r.has_val && o->val_every > 0 && r.st.step % o->val_every == 0) validate(&r);
-        double t0 = now();
+        double t0 = timing_now();
         gpt_zero_grad(&r.model);
         double loss = 0;
         for (int k = 0; k < accum; k++) {
@@ -295,7 +289,7 @@ int pretrain_run(const pretrain_opts_t *o, err_t *e) {
         done_here++;
         r.last_loss = loss;
         r.has_loss = 1;
-        double dt = now() - t0;
+        double dt = timing_now() - t0;
         if (done_here > 1) dt_sum += dt;  // the first step pays page faults and warm-up
         double avg = done_here > 1 ? dt_sum / (done_here - 1) : dt;
         double tps = bt / dt, mfu = flops_tok * tps / peak;
@@ -326,7 +320,7 @@ int pretrain_run(const pretrain_opts_t *o, err_t *e) {
         if (r.has_val) validate(&r);
         if (done_here == 0 && save_checkpoint(&r, e) != 0) goto done;
         char d[32];
-        fmt_duration(d, sizeof d, now() - t_start);
+        fmt_duration(d, sizeof d, timing_now() - t_start);
         printf("done: %" PRId64 " steps in %s\n", r.st.step, d);
     }
     rc = end;
