@@ -139,9 +139,6 @@ int cmd_tokenizer(int argc, char **argv) {
         fprintf(stderr, "manabi tokenizer: expected train, encode, decode, info or export\n");
         return 2;
     }
-    // Accept the short "-t" as well as "--t".
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "-t") == 0) argv[i] = "--t";
     char *pos[1];
     int npos, rc = cli_parse("tokenizer", "encode|decode|info -t TOKENIZER [--pattern P] [FILE|-]", opts, argc - 1,
                              argv + 1, pos, 1, &npos);

@@ -45,6 +45,14 @@ int args_parse(arg_opt_t *opts, int argc, char **argv, char **pos, int max_pos, 
     *npos = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
+        char dashed[4];
+        if (a[0] == '-' && a[1] && a[1] != '-' && !a[2]) {  // "-t": the one-letter flag "t", if there is one
+            char letter[2] = {a[1], 0};
+            if (args_find(opts, letter)) {
+                snprintf(dashed, sizeof dashed, "--%c", a[1]);
+                a = dashed;
+            }
+        }
         if (strncmp(a, "--", 2) != 0 || a[2] == 0) {
             if (*npos >= max_pos) return err_set(e, "unexpected argument '%s'", a);
             pos[(*npos)++] = argv[i];

@@ -11,7 +11,7 @@
 //     };
 //     if (args_parse(opts, argc, argv, &pos, &npos, &e) != 0) ...
 //
-// Flags are written `--name value` or `--name=value`; ARG_BOOL flags take no value
+// Flags are written `--name value` or `--name=value` (a one-letter flag also `-n value`); ARG_BOOL flags take no value
 // (`--resume`), and `--no-name` sets them to 0.  Anything not starting with "--" is positional.
 #ifndef MANABI_CORE_ARGS_H
 #define MANABI_CORE_ARGS_H
