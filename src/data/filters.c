@@ -3,6 +3,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 // ---------------------------------------------------------------------------------------------
@@ -58,6 +59,66 @@ void qf_config_default(qf_config_t *c) {
     c->ja_ngram = 10;
     c->ja_max_top_ngram = 0.2;
     c->ja_max_dup_lines = 0.3;  // Gopher's duplicate-line limit
+}
+
+// The threshold fields, by name, for qf_config_set.
+typedef struct qf_field {
+    const char *name;
+    size_t off;
+    char type;  // 'l' long, 'i' int, 'r' ratio (double in [0, 1]), 'd' double >= 0
+} qf_field_t;
+
+#define QF_F_(field, type) {#field, offsetof(qf_config_t, field), type}
+#define QF_A_(field, i, n, type) {#field "_" #n, offsetof(qf_config_t, field) + (i) * sizeof(double), type}
+static const qf_field_t qf_fields[] = {
+    QF_F_(gopher_min_words, 'l'), QF_F_(gopher_max_words, 'l'), QF_F_(gopher_min_mean_word_len, 'd'),
+    QF_F_(gopher_max_mean_word_len, 'd'), QF_F_(gopher_max_symbol_ratio, 'd'), QF_F_(gopher_max_bullet_lines, 'r'),
+    QF_F_(gopher_max_ellipsis_lines, 'r'), QF_F_(gopher_min_alpha_words, 'r'), QF_F_(gopher_min_stop_words, 'i'),
+    QF_F_(gopher_max_dup_lines, 'r'), QF_F_(gopher_max_dup_line_chars, 'r'),
+    QF_A_(gopher_max_top_ngram, 0, 2, 'r'), QF_A_(gopher_max_top_ngram, 1, 3, 'r'),
+    QF_A_(gopher_max_top_ngram, 2, 4, 'r'), QF_A_(gopher_max_dup_ngram, 0, 5, 'r'),
+    QF_A_(gopher_max_dup_ngram, 1, 6, 'r'), QF_A_(gopher_max_dup_ngram, 2, 7, 'r'),
+    QF_A_(gopher_max_dup_ngram, 3, 8, 'r'), QF_A_(gopher_max_dup_ngram, 4, 9, 'r'),
+    QF_A_(gopher_max_dup_ngram, 5, 10, 'r'), QF_F_(c4_min_words_per_line, 'i'), QF_F_(c4_min_sentences, 'i'),
+    QF_F_(fineweb_min_line_punct, 'r'), QF_F_(fineweb_max_dup_line_chars, 'r'), QF_F_(fineweb_max_short_lines, 'r'),
+    QF_F_(fineweb_short_line_chars, 'i'), QF_F_(ja_min_chars, 'l'), QF_F_(ja_min_hiragana, 'r'),
+    QF_F_(ja_max_katakana, 'r'), QF_F_(ja_min_japanese, 'r'), QF_F_(ja_min_sentence_len, 'd'),
+    QF_F_(ja_max_sentence_len, 'd'), QF_F_(ja_ngram, 'i'), QF_F_(ja_max_top_ngram, 'r'), QF_F_(ja_max_dup_lines, 'r'),
+};
+#undef QF_F_
+#undef QF_A_
+
+int qf_config_set(qf_config_t *c, const char *name, double v, err_t *e) {
+    for (size_t i = 0; i < sizeof qf_fields / sizeof *qf_fields; i++) {
+        const qf_field_t *f = &qf_fields[i];
+        if (strcmp(f->name, name) != 0) continue;
+        char *p = (char *)c + f->off;
+        if (f->type == 'r' && !(v >= 0 && v <= 1)) return err_set(e, "%s is a ratio: give a value in [0, 1], not %g", name, v);
+        if (f->type == 'd' && !(v >= 0 && v < 1e15)) return err_set(e, "%s: give a value >= 0, not %g", name, v);
+        if ((f->type == 'l' || f->type == 'i') && !(v >= 0 && v <= (f->type == 'i' ? 1e9 : 1e15) && v == (double)(long)v))
+            return err_set(e, "%s is a count: give a whole number >= 0, not %g", name, v);
+        if (f->type == 'l') *(long *)p = (long)v;
+        else if (f->type == 'i') *(int *)p = (int)v;
+        else *(double *)p = v;
+        return 0;
+    }
+    return err_set(e, "no filter threshold called '%s' (the names are the fields of qf_config_t in src/data/filters.h, "
+                      "e.g. gopher_min_words, ja_min_chars)", name);
+}
+
+int qf_config_switch(qf_config_t *c, const char *pattern, int on, err_t *e) {
+    size_t n = strlen(pattern);
+    int hits = 0;
+    for (int r = QF_OUT_OF_MEMORY + 1; r < QF_NUM_RULES; r++) {
+        const char *name = qf_rule_name((qf_rule_t)r);
+        if (strcmp(pattern, "all") == 0 || strcmp(pattern, name) == 0 ||
+            (strncmp(pattern, name, n) == 0 && name[n] == '_')) {
+            c->enabled[r] = on;
+            hits++;
+        }
+    }
+    return hits ? 0 : err_set(e, "no quality rule matches '%s' (give a rule name such as c4_curly_brace, a family: "
+                                 "gopher, c4, fineweb, ja, or all)", pattern);
 }
 
 const char *qf_rule_name(qf_rule_t r) {

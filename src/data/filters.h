@@ -43,6 +43,8 @@
 
 #include <stddef.h>
 
+#include "core/err.h"
+
 // X(enum, name): one entry per rule.  Line rules of the C4 pass (QF_C4_LINE_*) are switches
 // for qf_c4_lines (and the sentence count of QF_C4_MIN_SENTENCES); a document verdict never
 // names them.
@@ -128,6 +130,15 @@ typedef struct qf_result {
 void qf_config_default(qf_config_t *c);
 // A static snake_case name ("gopher_stop_words"); "unknown" for an out-of-range value.
 const char *qf_rule_name(qf_rule_t r);
+
+// Sets the threshold field called `name` (its name in qf_config_t, e.g. "gopher_min_words",
+// "ja_min_hiragana"; the arrays as "gopher_max_top_ngram_2" .. _4 and "gopher_max_dup_ngram_5"
+// .. _10) to value.  -1 with e naming the field when there is no such field or the value does
+// not fit it (a ratio outside [0, 1], a count below 0 or not whole).
+int qf_config_set(qf_config_t *c, const char *name, double value, err_t *e);
+// Switches rules on or off by name: a rule name ("c4_curly_brace"), a family prefix ("gopher",
+// "c4", "fineweb", "ja") or "all".  -1 with e naming `pattern` when it matches no rule.
+int qf_config_switch(qf_config_t *c, const char *pattern, int on, err_t *e);
 
 // English: Gopher quality, Gopher repetition, C4 document rules, FineWeb, in that order.
 // text may be NULL when len == 0.  Thread-safe; allocates only scratch it frees.

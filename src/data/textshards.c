@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/io.h"
+#include "data/reader.h"
 #include "data/shard.h"
 
 typedef struct split {
@@ -82,29 +83,11 @@ static int add_docs(split_t *sp, textshards_report_t *rep, const textshards_opts
     return rc;
 }
 
-// Adds text[0..len) as a document to the batch (trimmed of surrounding blank lines; empty
-// documents are skipped and counted), encoding the batch when it is full.
-static int queue_doc(doc_t **docs, size_t *n, size_t *cap, size_t *bytes, split_t *sp, textshards_report_t *rep,
-                     const textshards_opts_t *o, const tok_t *tok, const char *text, size_t len, err_t *e) {
-    while (len && (text[0] == '\n' || text[0] == '\r')) text++, len--;
-    while (len && (text[len - 1] == '\n' || text[len - 1] == '\r')) len--;
-    if (len == 0) {
-        rep->empty_docs++;
-        return 0;
-    }
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 1024;
-        doc_t *p = realloc(*docs, nc * sizeof *p);
-        if (!p) return err_set(e, "out of memory");
-        *docs = p;
-        *cap = nc;
-    }
-    (*docs)[(*n)++] = (doc_t){.text = text, .len = len};
-    *bytes += len;
-    if (*bytes < BATCH_BYTES) return 0;
-    int rc = add_docs(sp, rep, o, tok, *docs, *n, e);
-    *n = *bytes = 0;
-    return rc;
+// Encodes and appends the queued documents, whose text lies in arena at their offsets.
+static int flush_docs(split_t *sp, textshards_report_t *rep, const textshards_opts_t *o, const tok_t *tok, doc_t *docs,
+                      size_t n, const char *arena, err_t *e) {
+    for (size_t i = 0; i < n; i++) docs[i].text = arena + (size_t)docs[i].text;  // offsets -> pointers
+    return add_docs(sp, rep, o, tok, docs, n, e);
 }
 
 int textshards_build(const textshards_opts_t *o, const tok_t *tok, textshards_report_t *rep, err_t *e) {
@@ -116,45 +99,70 @@ int textshards_build(const textshards_opts_t *o, const tok_t *tok, textshards_re
     if (io_mkdir_p(o->out_dir, e) != 0) return -1;
     split_t sp[2] = {{.name = "train"}, {.name = "val"}};
     doc_t *docs = NULL;
-    size_t ndocs = 0, capdocs = 0, batch_bytes = 0;
+    char *arena = NULL;  // the batch's text; documents hold offsets into it until it is encoded
+    size_t ndocs = 0, capdocs = 0, used = 0, cap = 0;
     int rc = -1;
-    size_t dlen = strlen(o->delimiter);
+    rd_config_t rc_cfg;
+    rd_config_default(&rc_cfg);
+    rc_cfg.delimiter = o->delimiter;
+    if (o->text_field) rc_cfg.text_field = o->text_field;
+    rc_cfg.strict = 1;  // a corpus with holes is not silently sharded
     for (int f = 0; f < o->n_inputs; f++) {
-        char *buf;
-        size_t len;
-        if (io_read_file(o->inputs[f], &buf, &len, e) != 0) goto done;
-        if (o->max_bytes && (int64_t)len > o->max_bytes) len = (size_t)o->max_bytes;  // a document may be cut
-        if (memchr(buf, 0, len)) {
-            free(buf);
-            err_set(e, "%s contains NUL bytes: is it a text file?", o->inputs[f]);
+        rd_t *r;
+        rd_doc_t d;
+        int k;
+        int64_t file_bytes = 0;
+        if (rd_open(&r, o->inputs[f], &rc_cfg, e) != 0) goto done;
+        if (rd_stats(r)->binary) {
+            rd_close(r);
+            err_set(e, "%s is binary (NUL bytes near its start): is it a text or JSONL file?", o->inputs[f]);
             goto done;
         }
-        size_t start = 0;
-        for (size_t i = 0; dlen && i < len;) {
-            // A delimiter line: at the start of a line, followed by a newline or the end.
-            int at_line = i == 0 || buf[i - 1] == '\n';
-            if (at_line && i + dlen <= len && memcmp(buf + i, o->delimiter, dlen) == 0 &&
-                (i + dlen == len || buf[i + dlen] == '\n')) {
-                if (queue_doc(&docs, &ndocs, &capdocs, &batch_bytes, sp, rep, o, tok, buf + start, i - start, e) != 0) {
-                    free(buf);
-                    goto done;
+        while ((k = rd_next(r, &d, e)) == 1) {
+            const char *text = d.text;
+            size_t len = d.len;
+            if (o->max_bytes && file_bytes + (int64_t)len > o->max_bytes) len = (size_t)(o->max_bytes - file_bytes);
+            while (len && (text[0] == '\n' || text[0] == '\r')) text++, len--;
+            while (len && (text[len - 1] == '\n' || text[len - 1] == '\r')) len--;
+            file_bytes += (int64_t)len;
+            if (len == 0) {
+                rep->empty_docs++;
+            } else {
+                if (ndocs == capdocs) {
+                    size_t nc = capdocs ? 2 * capdocs : 1024;
+                    doc_t *p = realloc(docs, nc * sizeof *p);
+                    if (!p) goto oom;
+                    docs = p, capdocs = nc;
                 }
-                i += dlen + 1;
-                start = i;
-                continue;
+                if (used + len > cap) {
+                    size_t nc = cap ? cap : 1 << 20;
+                    while (nc < used + len) nc *= 2;
+                    char *p = realloc(arena, nc);
+                    if (!p) goto oom;
+                    arena = p, cap = nc;
+                }
+                memcpy(arena + used, text, len);
+                docs[ndocs++] = (doc_t){.text = (const char *)used, .len = len};
+                used += len;
+                if (used >= BATCH_BYTES) {
+                    if (flush_docs(sp, rep, o, tok, docs, ndocs, arena, e) != 0) goto fail_file;
+                    ndocs = used = 0;
+                }
             }
-            const char *nl = memchr(buf + i, '\n', len - i);
-            i = nl ? (size_t)(nl - buf) + 1 : len;
+            if (o->max_bytes && file_bytes >= o->max_bytes) break;  // a document may be cut
         }
-        if ((start < len && queue_doc(&docs, &ndocs, &capdocs, &batch_bytes, sp, rep, o, tok, buf + start,
-                                      len - start, e) != 0) ||
-            add_docs(sp, rep, o, tok, docs, ndocs, e) != 0) {  // the documents point into buf
-            free(buf);
-            goto done;
-        }
-        ndocs = batch_bytes = 0;
-        free(buf);
+        rep->empty_docs += (int64_t)rd_stats(r)->empty;
+        rd_close(r);
+        if (k < 0) goto done;
+        continue;
+    oom:
+        err_set(e, "out of memory");
+    fail_file:
+        rd_close(r);
+        goto done;
     }
+    if (flush_docs(sp, rep, o, tok, docs, ndocs, arena, e) != 0) goto done;
+    ndocs = 0;
     for (int k = 0; k < 2; k++)
         if (flush_split(&sp[k], o, tok, 1, e) != 0) goto done;
     rep->shards[0] = sp[0].index;
@@ -172,8 +180,8 @@ done:
             snprintf(path, sizeof path, "%s/%s_%06d.bin", o->out_dir, sp[k].name, i);
             remove(path);
         }
-    for (size_t i = 0; i < ndocs; i++) free(docs[i].ids);
     free(docs);
+    free(arena);
     free(sp[0].ids);
     free(sp[1].ids);
     return rc;

@@ -1,7 +1,10 @@
 // textshards: plain-text documents -> tokenized train/validation shards.
 //
-// Input files hold UTF-8 text; documents are separated by a line that is exactly the
-// delimiter (default "<|endoftext|>"), or each file is one document when the delimiter is "".
+// Input files are read by reader.h (plain, gzip or zstd): UTF-8 text whose documents are
+// separated by a line that is exactly the delimiter (default "<|endoftext|>"; "": each file is
+// one document), or JSONL with the text in text_field (what `manabi data pipeline` writes).
+// Any skipped line, binary file or broken file is an error: shards are not built from a
+// corpus with holes in it.
 // Every document is written as <|endoftext|> followed by its tokens, so documents are
 // separated (and begun) by the end-of-text token.  A document goes to validation when a hash
 // of its text falls below val_fraction: the split is deterministic and does not depend on
@@ -19,7 +22,8 @@ typedef struct textshards_opts {
     const char *const *inputs;
     int n_inputs;
     const char *out_dir;
-    const char *delimiter;
+    const char *delimiter;  // text files: the line between documents
+    const char *text_field; // JSONL files: the field holding the text (NULL: "text")
     double val_fraction;
     int64_t shard_tokens;   // tokens per shard file
     int64_t max_bytes;      // read at most this many bytes of each file (0: no limit)
