@@ -203,13 +203,22 @@ static int ends_with(const char *s, size_t n, const char *p) {
     return n >= k && memcmp(s + n - k, p, k) == 0;
 }
 static int lower(int ch) { return ch >= 'A' && ch <= 'Z' ? ch + 32 : ch; }
-// Case-insensitive (ASCII) substring search; needle is lower case.
+// Case-insensitive (ASCII) substring search; needle is lower case and starts with a letter.
+// Candidates are found with memchr for the first letter in either case (glibc's memchr is
+// vectorised), so a line is scanned at byte-loop speed only where the first letter occurs.
 static int ci_contains(const char *h, size_t n, const char *needle) {
     size_t k = strlen(needle);
-    for (size_t i = 0; i + k <= n; i++) {
-        size_t j = 0;
-        while (j < k && lower((unsigned char)h[i + j]) == needle[j]) j++;
+    if (k == 0 || k > n) return 0;
+    int lo = needle[0], up = lo - 32;
+    const char *end = h + n - k + 1;  // a match starts before end
+    const char *pl = memchr(h, lo, (size_t)(end - h)), *pu = memchr(h, up, (size_t)(end - h));
+    while (pl || pu) {
+        const char *p = !pu || (pl && pl < pu) ? pl : pu;
+        size_t j = 1;
+        while (j < k && lower((unsigned char)p[j]) == needle[j]) j++;
         if (j == k) return 1;
+        if (p == pl) pl = memchr(p + 1, lo, (size_t)(end - p - 1));
+        else pu = memchr(p + 1, up, (size_t)(end - p - 1));
     }
     return 0;
 }
@@ -256,11 +265,6 @@ static uint64_t fnv1a(const char *s, size_t n) {
     uint64_t h = 0xcbf29ce484222325ULL;
     for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
     return mix64(h);
-}
-static uint64_t ngram_hash(const uint64_t *h, int n) {
-    uint64_t x = 0x9e3779b97f4a7c15ULL;
-    for (int j = 0; j < n; j++) x = mix64(x * 31 + h[j]);
-    return x;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -346,11 +350,10 @@ static int next_word(const char *t, size_t len, size_t *pos, word_t *w) {
     return 1;
 }
 
+// Non-overlapping occurrences of p in t[0..len) (memmem finds each; it is vectorised).
 static size_t count_sub(const char *t, size_t len, const char *p) {
     size_t k = strlen(p), n = 0;
-    for (size_t i = 0; i + k <= len;)
-        if (memcmp(t + i, p, k) == 0) n++, i += k;
-        else i++;
+    for (const char *q = t, *end = t + len; q < end && (q = memmem(q, (size_t)(end - q), p, k)); q += k) n++;
     return n;
 }
 
@@ -439,42 +442,50 @@ static qf_result_t gopher_ngrams(const qf_config_t *c, const char *t, size_t len
     uint64_t *wh = malloc(nw * sizeof *wh);
     uint32_t *wc = malloc(nw * sizeof *wc);
     unsigned char *mark = malloc(nw);
+    uint64_t *g = malloc(nw * sizeof *g);
+    uint32_t **slot = malloc(nw * sizeof *slot);
     htab_t h;
-    int ok = htab_init(&h, nw) == 0 && wh && wc && mark;
+    int ok = htab_init(&h, nw) == 0 && wh && wc && mark && g && slot;
     if (!ok) { r = OOM; goto done; }
     size_t pos = 0, i = 0;
     word_t w;
     while (i < nw && next_word(t, len, &pos, &w)) wh[i] = fnv1a(t + w.b, w.e - w.b), wc[i] = (uint32_t)w.chars, i++;
 
-    for (int n = 2; n <= 4 && want_top; n++) {
+    // g[i] is the hash of the n-gram starting at word i, x = mix64(x * 31 + word hash) folded
+    // over its words, grown by one word per n: one mix per word and n.
+    for (i = 0; i < nw; i++) g[i] = 0x9e3779b97f4a7c15ULL;
+    for (int n = 1; n <= 10; n++) {
         if (nw < (size_t)n) break;
-        htab_clear(&h);
-        uint32_t best = 0;
-        size_t best_chars = 0;
-        for (i = 0; i + n <= nw; i++) {
-            size_t ch = 0;
-            for (int j = 0; j < n; j++) ch += wc[i + j];
-            uint32_t k = htab_add(&h, ngram_hash(wh + i, n));
-            if (k > best || (k == best && ch > best_chars)) best = k, best_chars = ch;
+        size_t m = nw - (size_t)n + 1;  // n-grams
+        for (i = 0; i < m; i++) g[i] = mix64(g[i] * 31 + wh[i + n - 1]);
+        if (n >= 2 && n <= 4 && want_top) {
+            htab_clear(&h);
+            uint32_t best = 0;
+            size_t best_chars = 0;
+            for (i = 0; i < m; i++) {
+                size_t ch = 0;
+                for (int j = 0; j < n; j++) ch += wc[i + j];
+                uint32_t k = htab_add(&h, g[i]);
+                if (k > best || (k == best && ch > best_chars)) best = k, best_chars = ch;
+            }
+            double v = best >= 2 ? fmin1((double)best * best_chars / word_chars) : 0;
+            if (v > c->gopher_max_top_ngram[n - 2]) { r = (qf_result_t){QF_GOPHER_TOP_NGRAM, v, c->gopher_max_top_ngram[n - 2]}; goto done; }
         }
-        double v = best >= 2 ? fmin1((double)best * best_chars / word_chars) : 0;
-        if (v > c->gopher_max_top_ngram[n - 2]) { r = (qf_result_t){QF_GOPHER_TOP_NGRAM, v, c->gopher_max_top_ngram[n - 2]}; goto done; }
-    }
-    for (int n = 5; n <= 10 && want_dup; n++) {
-        if (nw < (size_t)n) break;
-        htab_clear(&h);
-        for (i = 0; i + n <= nw; i++) htab_add(&h, ngram_hash(wh + i, n));
-        memset(mark, 0, nw);
-        for (i = 0; i + n <= nw; i++)
-            if (*htab_slot(&h, ngram_hash(wh + i, n)) >= 2) memset(mark + i, 1, (size_t)n);
-        size_t dup = 0;
-        for (i = 0; i < nw; i++) dup += mark[i] ? wc[i] : 0;
-        double v = (double)dup / word_chars;
-        if (v > c->gopher_max_dup_ngram[n - 5]) { r = (qf_result_t){QF_GOPHER_DUP_NGRAM, v, c->gopher_max_dup_ngram[n - 5]}; goto done; }
+        if (n >= 5 && want_dup) {
+            htab_clear(&h);
+            for (i = 0; i < m; i++) slot[i] = htab_slot(&h, g[i]), ++*slot[i];
+            memset(mark, 0, nw);
+            for (i = 0; i < m; i++)
+                if (*slot[i] >= 2) memset(mark + i, 1, (size_t)n);
+            size_t dup = 0;
+            for (i = 0; i < nw; i++) dup += mark[i] ? wc[i] : 0;
+            double v = (double)dup / word_chars;
+            if (v > c->gopher_max_dup_ngram[n - 5]) { r = (qf_result_t){QF_GOPHER_DUP_NGRAM, v, c->gopher_max_dup_ngram[n - 5]}; goto done; }
+        }
     }
 done:
     htab_free(&h);
-    free(wh), free(wc), free(mark);
+    free(wh), free(wc), free(mark), free(g), free(slot);
     return r;
 }
 
@@ -574,12 +585,19 @@ qf_result_t qf_check_ja(const qf_config_t *c, const char *text, size_t len) {
         size_t k = 0;
         for (size_t i = 0; i < len;) {
             uint32_t cp = u8_next(s, len, &i);
-            if (!is_space(cp)) cps[k++] = mix64(cp + 1);
+            if (!is_space(cp)) cps[k++] = cp + 1;
         }
+        // A rolling polynomial hash of each n-gram (odd 64-bit base, mod 2^64), then mixed:
+        // O(1) per character whatever n.
+        const uint64_t base = 0x9e3779b97f4a7c15ULL;
+        uint64_t pw = 1, x = 0;  // pw = base^(n-1)
+        for (int j = 0; j < n; j++) x = x * base + cps[j], pw = j ? pw * base : 1;
         uint32_t best = 0;
-        for (size_t i = 0; i + n <= k; i++) {
-            uint32_t m = htab_add(&h, ngram_hash(cps + i, n));
+        for (size_t i = 0;; i++) {
+            uint32_t m = htab_add(&h, mix64(x));
             if (m > best) best = m;
+            if (i + n >= k) break;
+            x = (x - cps[i] * pw) * base + cps[i + n];
         }
         htab_free(&h), free(cps);
         DROP_ABOVE(QF_JA_TOP_NGRAM, best >= 2 ? fmin1((double)best * n / (double)nsp) : 0, c->ja_max_top_ngram);

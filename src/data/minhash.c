@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define P61 ((1ULL << 61) - 1)
-
 // splitmix64's finaliser: a bijection on 64 bits with full avalanche.
 static inline uint64_t mix64(uint64_t z) {
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -13,16 +11,24 @@ static inline uint64_t mix64(uint64_t z) {
     return z ^ (z >> 31);
 }
 
-static inline uint64_t mod61(uint64_t x) {
-    x = (x & P61) + (x >> 61);
-    return x >= P61 ? x - P61 : x;
-}
+// Hash function k of a shingle hash x: splitmix64's finaliser of x ^ a_k.  Each is a
+// bijection on 64 bits with full avalanche, so for distinct shingles the K minima behave as K
+// independent random orders; the loop over k has no carries across lanes and vectorises (8
+// lanes of AVX-512 64-bit multiplies), which a (a x + b) mod p family does not.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define MH_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define MH_CLONES
+#endif
 
-// (a x + b) mod 2^61 - 1 for a, x, b < 2^61: fold the 122-bit product twice.
-static inline uint64_t perm61(uint64_t a, uint64_t b, uint64_t x) {
-    unsigned __int128 z = (unsigned __int128)a * x + b;
-    uint64_t r = (uint64_t)(z & P61) + (uint64_t)(z >> 61);
-    return mod61(r);
+MH_CLONES static void update_all(const uint64_t *restrict a, int k, uint64_t *restrict sig, uint64_t x) {
+    for (int i = 0; i < k; i++) {
+        uint64_t z = x ^ a[i];
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        z ^= z >> 31;
+        sig[i] = z < sig[i] ? z : sig[i];
+    }
 }
 
 int mh_init(mh_t *m, int bands, int rows, uint64_t seed, err_t *e) {
@@ -32,15 +38,13 @@ int mh_init(mh_t *m, int bands, int rows, uint64_t seed, err_t *e) {
                           "(the default is %d x %d)", bands, rows, MH_MAX_K, MH_BANDS, MH_ROWS);
     int k = bands * rows;
     m->a = malloc((size_t)k * sizeof *m->a);
-    m->b = malloc((size_t)k * sizeof *m->b);
-    if (!m->a || !m->b) {
+    if (!m->a) {
         mh_free(m);
         return err_set(e, "minhash: out of memory for %d hash functions", k);
     }
     uint64_t s = seed;
     for (int i = 0; i < k; i++) {
-        do m->a[i] = mix64(s += 0x9e3779b97f4a7c15ULL) >> 3; while (m->a[i] == 0 || m->a[i] >= P61);
-        do m->b[i] = mix64(s += 0x9e3779b97f4a7c15ULL) >> 3; while (m->b[i] >= P61);
+        m->a[i] = mix64(s += 0x9e3779b97f4a7c15ULL);
     }
     m->bands = bands;
     m->rows = rows;
@@ -52,7 +56,6 @@ int mh_init(mh_t *m, int bands, int rows, uint64_t seed, err_t *e) {
 void mh_free(mh_t *m) {
     if (!m) return;
     free(m->a);
-    free(m->b);
     memset(m, 0, sizeof *m);
 }
 
@@ -132,13 +135,7 @@ static int next_token(scan_t *sc, uint64_t *tok) {
 }
 
 // Folds the shingle hash x into the K running minima.
-static inline void update(const mh_t *m, uint64_t *sig, uint64_t x) {
-    x = mod61(x);
-    for (int k = 0; k < m->k; k++) {
-        uint64_t v = perm61(m->a[k], m->b[k], x);
-        if (v < sig[k]) sig[k] = v;
-    }
-}
+static inline void update(const mh_t *m, uint64_t *sig, uint64_t x) { update_all(m->a, m->k, sig, x); }
 
 // Combines the n token hashes ring[first], ring[first+1], ... (mod MH_SHINGLE) in order.
 static inline uint64_t shingle_hash(const uint64_t *ring, int first, int n) {

@@ -130,10 +130,19 @@ int tn_normalize(const tn_config_t *c, const char *in, size_t len, char **out, s
     }
 
     // 2. NFC or NFKC.  utf8proc_map wants a non-NULL pointer even for empty input.
+    //    ASCII is already in every normal form, so all-ASCII text skips utf8proc (most English).
     utf8proc_uint8_t *nf = NULL;
-    int opts = UTF8PROC_STABLE | UTF8PROC_COMPOSE | (c->form == TN_NFKC ? UTF8PROC_COMPAT : 0);
-    utf8proc_ssize_t nlen = utf8proc_map(flen ? s : (const unsigned char *)"", (utf8proc_ssize_t)flen,
-                                         &nf, (utf8proc_option_t)opts);
+    utf8proc_ssize_t nlen;
+    unsigned char high = 0;
+    for (size_t i = 0; i < flen; i++) high |= s[i];
+    if (high < 0x80) {
+        nlen = (utf8proc_ssize_t)flen;
+        if ((nf = malloc(flen + 1))) memcpy(nf, s, flen), nf[flen] = 0;
+        else nlen = UTF8PROC_ERROR_NOMEM;
+    } else {
+        int opts = UTF8PROC_STABLE | UTF8PROC_COMPOSE | (c->form == TN_NFKC ? UTF8PROC_COMPAT : 0);
+        nlen = utf8proc_map(s, (utf8proc_ssize_t)flen, &nf, (utf8proc_option_t)opts);
+    }
     free(fixed);
     if (nlen < 0)
         return err_set(e, "normalize: utf8proc_map failed on a %zu-byte document: %s", len,

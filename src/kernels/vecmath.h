@@ -12,7 +12,7 @@
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define KERNEL_CLONES __attribute__((target_clones("avx512f", "arch=haswell", "default")))
+#define KERNEL_CLONES __attribute__((target_clones("avx512f", "arch=x86-64-v3", "default")))
 #else
 #define KERNEL_CLONES
 #endif
