@@ -228,30 +228,30 @@ static int ci_contains(const char *h, size_t n, const char *needle) {
 // different n-grams colliding in 64 bits would be counted as one: probability ~n^2 / 2^64.
 
 typedef struct {
-    uint64_t *key;
-    uint32_t *count;
+    uint64_t key;
+    uint32_t count;
+} hslot_t;
+
+typedef struct {
+    hslot_t *e;  // key and count side by side: one cache miss per probe
     size_t mask;
 } htab_t;
 
 static int htab_init(htab_t *h, size_t n) {
     size_t cap = 16;
     while (cap < 2 * n) cap *= 2;
-    h->key = calloc(cap, sizeof *h->key);
-    h->count = calloc(cap, sizeof *h->count);
+    h->e = calloc(cap, sizeof *h->e);
     h->mask = cap - 1;
-    return h->key && h->count ? 0 : -1;
+    return h->e ? 0 : -1;
 }
-static void htab_free(htab_t *h) { free(h->key), free(h->count); }
-static void htab_clear(htab_t *h) {
-    memset(h->key, 0, (h->mask + 1) * sizeof *h->key);
-    memset(h->count, 0, (h->mask + 1) * sizeof *h->count);
-}
+static void htab_free(htab_t *h) { free(h->e); }
+static void htab_clear(htab_t *h) { memset(h->e, 0, (h->mask + 1) * sizeof *h->e); }
 static uint32_t *htab_slot(htab_t *h, uint64_t k) {
     if (!k) k = 1;
     size_t i = (size_t)(k ^ k >> 29) & h->mask;
-    while (h->key[i] && h->key[i] != k) i = (i + 1) & h->mask;
-    h->key[i] = k;
-    return &h->count[i];
+    while (h->e[i].key && h->e[i].key != k) i = (i + 1) & h->mask;
+    h->e[i].key = k;
+    return &h->e[i].count;
 }
 // Adds one occurrence and returns the count so far.
 static uint32_t htab_add(htab_t *h, uint64_t k) { return ++*htab_slot(h, k); }
@@ -330,17 +330,29 @@ typedef struct {
     int alpha;
 } word_t;
 
+static int ascii_space(char ch);
+
 static int next_word(const char *t, size_t len, size_t *pos, word_t *w) {
     const unsigned char *s = (const unsigned char *)t;
     size_t i = *pos;
-    for (;;) {  // skip whitespace
+    for (;;) {  // skip whitespace; ASCII without decoding
         if (i >= len) return *pos = i, 0;
+        if (s[i] < 0x80) {
+            if (!ascii_space((char)s[i])) break;
+            i++;
+            continue;
+        }
         size_t j = i;
         if (!is_space(u8_next(s, len, &j))) break;
         i = j;
     }
     w->b = i, w->chars = 0, w->alpha = 0;
     while (i < len) {
+        if (s[i] < 0x80) {
+            if (ascii_space((char)s[i])) break;
+            w->chars++, w->alpha |= (unsigned)((s[i] | 0x20) - 'a') < 26, i++;
+            continue;
+        }
         size_t j = i;
         uint32_t cp = u8_next(s, len, &j);
         if (is_space(cp)) break;
@@ -481,6 +493,11 @@ static qf_result_t gopher_ngrams(const qf_config_t *c, const char *t, size_t len
             for (i = 0; i < nw; i++) dup += mark[i] ? wc[i] : 0;
             double v = (double)dup / word_chars;
             if (v > c->gopher_max_dup_ngram[n - 5]) { r = (qf_result_t){QF_GOPHER_DUP_NGRAM, v, c->gopher_max_dup_ngram[n - 5]}; goto done; }
+            // Words under a repeated (n+1)-gram are under its repeated n-gram prefix, so the
+            // fraction cannot grow with n: below every larger n's limit, the rest pass too.
+            double rest = 1;
+            for (int q = n + 1; q <= 10; q++) rest = c->gopher_max_dup_ngram[q - 5] < rest ? c->gopher_max_dup_ngram[q - 5] : rest;
+            if (v <= rest) break;
         }
     }
 done:

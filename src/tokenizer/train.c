@@ -8,6 +8,7 @@
 
 #include "core/io.h"
 #include "core/timing.h"
+#include "data/reader.h"
 #include "tokenizer/bpe_train.h"
 #include "tokenizer/pretok.h"
 
@@ -128,6 +129,57 @@ static int write_tokenizer(const tok_train_opts_t *o, const char *regex, const b
     return rc;
 }
 
+// ---- input: documents from reader.h, joined by newlines -------------------------------------
+
+// The documents of one input file as a byte stream: text files lose their <|endoftext|>
+// delimiter lines, JSONL files their JSON syntax (the text field is what is learnt from).
+typedef struct docs {
+    rd_t *r;
+    const char *text;  // the current document, from off on; NULL before the first
+    size_t len, off;
+    int sep;           // 1: a "\n" is owed before the next document
+} docs_t;
+
+static int docs_open(docs_t *d, const char *path, err_t *e) {
+    memset(d, 0, sizeof *d);
+    rd_config_t c;
+    rd_config_default(&c);
+    c.strict = 1;
+    return rd_open(&d->r, path, &c, e);
+}
+
+// Fills buf with up to cap bytes; 1 with *got bytes, 0 at the end (*got may be > 0), -1 on error.
+static int docs_fill(docs_t *d, char *buf, size_t cap, size_t *got, err_t *e) {
+    size_t n = 0;
+    while (n < cap) {
+        if (d->text && d->off < d->len) {
+            size_t k = d->len - d->off < cap - n ? d->len - d->off : cap - n;
+            memcpy(buf + n, d->text + d->off, k);
+            n += k, d->off += k;
+            continue;
+        }
+        if (d->sep) {
+            buf[n++] = '\n';
+            d->sep = 0;
+            continue;
+        }
+        rd_doc_t doc;
+        int k = rd_next(d->r, &doc, e);
+        if (k <= 0) {
+            *got = n;
+            return k;
+        }
+        d->text = doc.text, d->len = doc.len, d->off = 0, d->sep = 1;
+    }
+    *got = n;
+    return 1;
+}
+
+static void docs_close(docs_t *d) {
+    rd_close(d->r);
+    memset(d, 0, sizeof *d);
+}
+
 // ---- training ----------------------------------------------------------------------------------
 
 int tok_train(const tok_train_opts_t *o, tok_train_report_t *r, err_t *e) {
@@ -145,7 +197,7 @@ int tok_train(const tok_train_opts_t *o, tok_train_report_t *r, err_t *e) {
     char *block = malloc(BLOCK + 1);
     bpe_word_t *words = NULL;
     bpe_merge_t *merges = NULL;
-    FILE *f = NULL;
+    docs_t ds = {0};
     int rc = -1;
     if (!cnt || !block) {
         err_set(e, "out of memory");
@@ -153,19 +205,14 @@ int tok_train(const tok_train_opts_t *o, tok_train_report_t *r, err_t *e) {
     }
     double t0 = timing_now();
     for (int fi = 0; fi < o->n_inputs; fi++) {
-        f = fopen(o->inputs[fi], "rb");
-        if (!f) {
-            err_set(e, "cannot open %s", o->inputs[fi]);
-            goto done;
-        }
+        if (docs_open(&ds, o->inputs[fi], e) != 0) goto done;
         size_t carry = 0;  // bytes after the last newline of the previous block
         for (;;) {
-            size_t got = fread(block + carry, 1, BLOCK - carry, f), len = carry + got;
-            if (ferror(f)) {
-                err_set(e, "reading %s failed", o->inputs[fi]);
-                goto done;
-            }
-            int last = got == 0 || feof(f);
+            size_t got;
+            int k = docs_fill(&ds, block + carry, BLOCK - carry, &got, e);
+            if (k < 0) goto done;
+            size_t len = carry + got;
+            int last = k == 0;
             size_t cut = len;  // process up to the last newline, unless this is the end
             if (!last) {
                 while (cut > 0 && block[cut - 1] != '\n') cut--;
@@ -201,8 +248,7 @@ int tok_train(const tok_train_opts_t *o, tok_train_report_t *r, err_t *e) {
                 fflush(stdout);
             }
         }
-        fclose(f);
-        f = NULL;
+        docs_close(&ds);
     }
     // Add the per-thread tables into the first.
     for (int t = 1; t < threads; t++) {
@@ -244,7 +290,7 @@ int tok_train(const tok_train_opts_t *o, tok_train_report_t *r, err_t *e) {
     if (write_tokenizer(o, pretok_regex(pre), merges, r->merges, e) != 0) goto done;
     rc = 0;
 done:
-    if (f) fclose(f);
+    docs_close(&ds);
     if (cnt)
         for (int t = 0; t < threads; t++) counter_free(&cnt[t]);
     free(cnt);
