@@ -17,7 +17,7 @@
 // F finish), so one table serves every subcommand.
 typedef struct data_flags {
     pl_config_t c;
-    const char *shard, *format, *disable, *enable, *set;
+    const char *name, *shard, *format, *disable, *enable, *set;
     int nfkc, no_pii, no_exact, no_near, no_lines, quiet;
     float max_invalid, verify;
     int64_t seed;
@@ -29,8 +29,8 @@ static int build_opts(data_flags_t *f, const char *stages, arg_opt_t *out) {
         arg_opt_t o;
     } all[] = {
         {"CDF", {"out", ARG_STR, &f->c.out_dir, "output directory (work/, clean/, dropped/, report.json)"}},
-        {"CF", {"name", ARG_STR, &f->c.name, "name of this group of inputs (parts are <name>.<i>-of-<n>)"}},
-        {"CF", {"shard", ARG_STR, &f->shard, "i/n: this process takes input files f with f % n == i"}},
+        {"CF", {"name", ARG_STR, &f->name, "name of this group of inputs (parts are <name>.<i>-of-<n>); finish: only these"}},
+        {"CF", {"shard", ARG_STR, &f->shard, "i/n: this process takes input files f with f % n == i (finish: that part; default all)"}},
         {"C", {"format", ARG_STR, &f->format, "auto, text, jsonl (more with the readers: see reader.h)"}},
         {"C", {"delimiter", ARG_STR, &f->c.reader.delimiter, "text: line that separates documents (\"\": one per file)"}},
         {"C", {"text-field", ARG_STR, &f->c.reader.text_field, "JSONL: the field holding the text"}},
@@ -39,9 +39,9 @@ static int build_opts(data_flags_t *f, const char *stages, arg_opt_t *out) {
         {"C", {"nfkc", ARG_BOOL, &f->nfkc, "NFKC instead of NFC (folds full-width forms)"}},
         {"C", {"max-invalid", ARG_FLOAT, &f->max_invalid, "drop a document with more invalid UTF-8 than this fraction"}},
         {"C", {"langs", ARG_STR, &f->c.langs, "languages kept, comma separated, or all"}},
-        {"CF", {"disable", ARG_STR, &f->disable, "quality rules off: names or families (gopher, c4, fineweb, ja, all)"}},
-        {"CF", {"enable", ARG_STR, &f->enable, "quality rules on, e.g. c4_line_terminal_punctuation"}},
-        {"CF", {"set", ARG_STR, &f->set, "thresholds, e.g. gopher_min_words=20,ja_min_chars=200"}},
+        {"C", {"disable", ARG_STR, &f->disable, "quality rules off: names or families (gopher, c4, fineweb, ja, all)"}},
+        {"C", {"enable", ARG_STR, &f->enable, "quality rules on, e.g. c4_line_terminal_punctuation"}},
+        {"C", {"set", ARG_STR, &f->set, "thresholds, e.g. gopher_min_words=20,ja_min_chars=200"}},
         {"C", {"no-pii", ARG_BOOL, &f->no_pii, "keep e-mail and IP addresses"}},
         {"D", {"no-exact", ARG_BOOL, &f->no_exact, "no exact deduplication"}},
         {"D", {"no-near", ARG_BOOL, &f->no_near, "no near-duplicate (MinHash) deduplication"}},
@@ -91,6 +91,7 @@ static int set_one(data_flags_t *f, char *s, err_t *e) {
 // Turns the parsed flags into f->c; the message names the flag at fault.
 static int finish_flags(data_flags_t *f, err_t *e) {
     pl_config_t *c = &f->c;
+    if (f->name) c->name = f->name;
     if (f->shard) {
         char *end;
         long i = strtol(f->shard, &end, 10), n = *end == '/' ? strtol(end + 1, &end, 10) : -1;
@@ -169,7 +170,8 @@ static int data_stage(const char *cmd, const char *stages, int argc, char **argv
     if (strcmp(stages, "CDF") == 0) r = pl_run(&f.c, (const char *const *)files, n_files, &rep, &e);
     else if (stages[0] == 'C') r = pl_clean(&f.c, (const char *const *)files, n_files, &e);
     else if (stages[0] == 'D') r = pl_dedup(&f.c, &e);
-    else r = pl_finish(&f.c, &e);
+    else if (f.shard) r = pl_finish(&f.c, &e);
+    else r = pl_finish_all(&f.c, f.name, &e);
     if (r != 0) goto fail;
     if (rep) {
         rp_print(rep, stdout);

@@ -176,6 +176,10 @@ static void identify(const char *text, size_t len, char lang[8]) {
     strcpy(lang, mh_pick_shingling(text, len) == MH_CHARS ? "ja" : "en");
 }
 
+static int save_blob(const char *path, const char magic[8], const void *p, size_t size, uint64_t n, err_t *e);
+// The quality settings of a part, for the finish stage's second look at changed documents.
+static const char QUALITY_MAGIC[8] = {'M', 'N', 'B', 'Q', 'U', 'A', 'L', '1'};
+
 // ---------------------------------------------------------------------------------------------
 // Stage 1: clean
 
@@ -548,6 +552,8 @@ int pl_clean(const pl_config_t *c, const char *const *files, int n_files, err_t 
     if (dd_lines_save(&o.lines, path, e) != 0) goto done;
     part_path(path, sizeof path, c, "work", ".clean-report.json");
     if (rp_save(o.rep, path, e) != 0) goto done;
+    part_path(path, sizeof path, c, "work", ".quality");
+    if (save_blob(path, QUALITY_MAGIC, &c->quality, sizeof c->quality, 1, e) != 0) goto done;
     if (io_atomic_commit(&o.docs, e) || io_atomic_commit(&o.sig, e) || (c->explain && io_atomic_commit(&o.dropped, e)))
         goto done;
     progress_show(&pg, rp_docs_out(o.rep, RP_QUALITY), 1);
@@ -1056,6 +1062,18 @@ static int copy_file(io_atomic_t *a, const char *path, err_t *e) {
     return rc;
 }
 
+static int load_quality(const char *path, qf_config_t *q, err_t *e) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return err_set(e, "%s: cannot open it (%s); rerun `manabi data clean` for this part", path, strerror(errno));
+    char magic[8];
+    uint64_t n = 0;
+    int ok = fread(magic, 8, 1, f) == 1 && memcmp(magic, QUALITY_MAGIC, 8) == 0 && fread(&n, 8, 1, f) == 1 && n == 1 &&
+             fread(q, sizeof *q, 1, f) == 1 && fgetc(f) == EOF;
+    fclose(f);
+    return ok ? 0 : err_set(e, "%s: not the quality settings of this manabi version; rerun `manabi data clean` for this "
+                               "part", path);
+}
+
 int pl_finish(const pl_config_t *c, err_t *e) {
     if (check_config(c, e) != 0) return -1;
     int rank = -1, rc = -1;
@@ -1068,6 +1086,13 @@ int pl_finish(const pl_config_t *c, err_t *e) {
     snprintf(path, sizeof path, "%s/work/dedup.lines", c->out_dir);
     if (load_drops(c, &dups, &n_dups, e) != 0 || (c->lines && dd_lines_load(&boiler, path, e) != 0)) {
         free(dups);
+        return -1;
+    }
+    qf_config_t quality;
+    part_path(path, sizeof path, c, "work", ".quality");
+    if (load_quality(path, &quality, e) != 0) {
+        free(dups);
+        dd_lines_free(&boiler);
         return -1;
     }
     io_atomic_t out = {0}, dropped = {0};
@@ -1142,7 +1167,7 @@ int pl_finish(const pl_config_t *c, err_t *e) {
                             goto done;
                         }
                         text = buf, len = n2;
-                        qf_result_t v = check_quality(&c->quality, r.lang, text, len);
+                        qf_result_t v = check_quality(&quality, r.lang, text, len);
                         if (len == 0) reason = "empty";
                         else if (v.rule == QF_OUT_OF_MEMORY) {
                             oom(e);
@@ -1181,6 +1206,23 @@ done:
     free(r.source), free(r.text), free(buf), free(dups);
     dd_lines_free(&boiler);
     rp_free(rep);
+    return rc;
+}
+
+int pl_finish_all(const pl_config_t *c, const char *name, err_t *e) {
+    part_t *parts;
+    int n_parts, n_names, done = 0;
+    if (list_parts(c, &parts, &n_parts, &n_names, e) != 0) return -1;
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < n_parts; i++) {
+        if (name && strcmp(parts[i].name, name) != 0) continue;
+        pl_config_t one = *c;
+        one.name = parts[i].name, one.shard = parts[i].shard, one.n_shards = parts[i].n_shards;
+        rc = pl_finish(&one, e);
+        done++;
+    }
+    if (rc == 0 && done == 0) rc = err_set(e, "%s/work: no parts named '%s'", c->out_dir, name ? name : "");
+    free(parts);
     return rc;
 }
 

@@ -19,8 +19,8 @@
 //      duplicates (MinHash LSH over every part's signatures, minhash.h), and boilerplate lines
 //      (lines in >= line_min_docs documents); writes work/dedup.* and its report.
 //   3. pl_finish (shard i of n): drops the duplicates, removes each boilerplate line from every
-//      document but the first that has it, checks the changed documents against the quality
-//      rules again, and writes clean/P.jsonl ({"text", "source", "lang"} per line) and, with
+//      document but the first that has it, checks the changed documents against the part's
+//      quality rules again (those pl_clean used, kept in work/P.quality), and writes clean/P.jsonl ({"text", "source", "lang"} per line) and, with
 //      `explain`, dropped/P.jsonl (every dropped document with its stage, reason, measured
 //      value and limit).
 //   pl_report adds up every part's reports into report.json.
@@ -91,6 +91,9 @@ void pl_free_files(char **files, int n);
 int pl_clean(const pl_config_t *c, const char *const *files, int n_files, err_t *e);
 int pl_dedup(const pl_config_t *c, err_t *e);
 int pl_finish(const pl_config_t *c, err_t *e);
+// pl_finish for every part in out_dir/work (only those called `name`, unless name is NULL),
+// one after another: a single machine's stage 3 after several pl_clean runs.
+int pl_finish_all(const pl_config_t *c, const char *name, err_t *e);
 // Adds up every report under c->out_dir/work into *r (caller frees) and writes
 // c->out_dir/report.json.
 int pl_report(const pl_config_t *c, rp_t **r, err_t *e);
