@@ -15,8 +15,8 @@ endif
 
 CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -fopenmp $(OPT) \
-           -Isrc -I$(BLAS_INC) $(shell pkg-config --cflags json-c libpcre2-8 libutf8proc zlib libzstd)
-LDLIBS  += -fopenmp -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB) -lopenblas $(shell pkg-config --libs json-c libpcre2-8 libutf8proc zlib libzstd) -lm
+           -Isrc -I$(BLAS_INC) $(shell pkg-config --cflags json-c libpcre2-8 libutf8proc zlib libzstd libxml-2.0)
+LDLIBS  += -fopenmp -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB) -lopenblas $(shell pkg-config --libs json-c libpcre2-8 libutf8proc zlib libzstd libxml-2.0) -lm
 LDFLAGS += $(SANFLAGS)
 
 LIB_SRC  := $(sort $(filter-out src/cli/%,$(wildcard src/*/*.c)))
