@@ -316,6 +316,13 @@ TEST(extract_man_no_groff) {
     size_t n;
     err_t e = {{0}};
     int k = ex_text(RD_MAN, man_en, sizeof man_en - 1, NULL, &out, &n, &e);
+    // A .so stub does not run groff at all.
+    char *stub = NULL;
+    size_t sn = 1;
+    err_t e2 = {{0}};
+    int ks = ex_text(RD_MAN, ".so man1/x.1\n", 13, NULL, &stub, &sn, &e2);
+    CHECK_MSG(ks == 0 && stub && sn == 0, "stub without groff: %s", e2.msg);
+    free(stub);
     if (saved) setenv("PATH", saved, 1);
     else unsetenv("PATH");
     free(saved);

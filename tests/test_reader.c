@@ -581,7 +581,7 @@ TEST(reader_warc) {
 TEST(reader_warc_errors) {
     static char w[8192];
     size_t rec[16], nrec;
-    size_t n = make_warc(w, rec, &nrec);
+    make_warc(w, rec, &nrec);
     docs_t d = {0};
     rd_stats_t st;
     err_t e = {{0}};
@@ -590,7 +590,7 @@ TEST(reader_warc_errors) {
     // Garbage where record 4 should start.
     static char bad[8192];
     memcpy(bad, w, rec[3]);
-    size_t m = rec[3] + (size_t)sprintf(bad + rec[3], "HTTP/1.1 200 OK\r\n\r\n");
+    size_t m = rec[3] + (size_t)sprintf(bad + rec[3], "HTTP/1.1 200 OK\r\n\r\n");  // no WARC/
     const char *p = write_file("bad.warc", bad, m);
     int k = read_docs(p, NULL, &d, &st, &e);
     snprintf(want, sizeof want, "%s: WARC record 4 at byte %zu: does not start", p, rec[3]);
@@ -614,12 +614,12 @@ TEST(reader_warc_errors) {
     // Records over max_line: documents skipped and counted (too_long, their record number),
     // other records just skipped; the reader carries on.  A big block crosses many buffers.
     static char big[400000];
-    size_t bn = 0, brec[3];
+    size_t bn = 0;
     char *blk = malloc(300000);
     memset(blk, 'x', 300000);
-    brec[0] = warc_rec(big, &bn, "conversion", "http://big", "text/plain", blk, 300000);
-    brec[1] = warc_rec(big, &bn, "resource", "http://big2", "text/plain", blk, 90000);
-    brec[2] = warc_rec(big, &bn, "conversion", "http://small", "text/plain", "small", 5);
+    warc_rec(big, &bn, "conversion", "http://big", "text/plain", blk, 300000);
+    warc_rec(big, &bn, "resource", "http://big2", "text/plain", blk, 90000);
+    warc_rec(big, &bn, "conversion", "http://small", "text/plain", "small", 5);
     free(blk);
     p = write_file("big.warc", big, bn);
     c.max_line = 100000;
@@ -630,7 +630,5 @@ TEST(reader_warc_errors) {
     c.strict = 1;
     k = read_docs(p, &c, &d, &st, &e);
     CHECK_MSG(k == -1 && d.n == 0 && strstr(e.msg, "record 1") && strstr(e.msg, "max_line"), "%s", e.msg);
-    (void)brec;
-    (void)n;
     docs_free(&d);
 }

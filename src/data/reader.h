@@ -5,7 +5,8 @@
 //     c.source_field = "id";
 //     rd_t *r; rd_doc_t d; err_t e = {0}; int k;
 //     if (rd_open(&r, "crawl-00.jsonl.zst", &c, &e) != 0) { fprintf(stderr, "manabi: %s\n", e.msg); return -1; }
-//     while ((k = rd_next(r, &d, &e)) == 1) use(d.text, d.len, d.source);
+//     while ((k = rd_next(r, &d, &e)) == 1) use(d.text, d.len, d.source);  // RD_HTML, RD_MAN
+//                                            // markup: to text with ex_text (data/extract.h)
 //     if (k < 0) fprintf(stderr, "manabi: %s\n", e.msg);   // the documents before stay valid
 //     const rd_stats_t *st = rd_stats(r);                   // skips, and where they were
 //     rd_close(r);
