@@ -13,10 +13,13 @@ else
   OPT     := -O3 -g
 endif
 
+# The libraries found through pkg-config (README: why each one).
+PKGS    := json-c libpcre2-8 libutf8proc zlib libzstd libxxhash libxml-2.0
+
 CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -fopenmp $(OPT) \
-           -Isrc -I$(BLAS_INC) $(shell pkg-config --cflags json-c libpcre2-8 libutf8proc zlib libzstd libxxhash)
-LDLIBS  += -fopenmp -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB) -lopenblas $(shell pkg-config --libs json-c libpcre2-8 libutf8proc zlib libzstd libxxhash) -lm
+           -Isrc -I$(BLAS_INC) $(shell pkg-config --cflags $(PKGS))
+LDLIBS  += -fopenmp -L$(BLAS_LIB) -Wl,-rpath,$(BLAS_LIB) -lopenblas $(shell pkg-config --libs $(PKGS)) -lm
 LDFLAGS += $(SANFLAGS)
 
 LIB_SRC  := $(sort $(filter-out src/cli/%,$(wildcard src/*/*.c)))

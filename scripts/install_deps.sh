@@ -4,7 +4,8 @@
 #   scripts/install_deps.sh --test    also what the tests use (PyTorch as the reference)
 set -euo pipefail
 
-packages=(gcc make pkg-config libc6-dev libopenblas-openmp-dev libjson-c-dev libpcre2-dev libutf8proc-dev zlib1g-dev libzstd-dev libxxhash-dev)
+packages=(gcc make pkg-config libc6-dev libopenblas-openmp-dev libjson-c-dev libpcre2-dev libutf8proc-dev zlib1g-dev libzstd-dev
+          libxxhash-dev libxml2-dev groff-base)
 if [[ ${1:-} == --test ]]; then
     packages+=(python3-torch python3-numpy)
 fi

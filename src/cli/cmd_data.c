@@ -31,7 +31,7 @@ static int build_opts(data_flags_t *f, const char *stages, arg_opt_t *out) {
         {"CDF", {"out", ARG_STR, &f->c.out_dir, "output directory (work/, clean/, dropped/, report.json)"}},
         {"CF", {"name", ARG_STR, &f->name, "name of this group of inputs (parts are <name>.<i>-of-<n>); finish: only these"}},
         {"CF", {"shard", ARG_STR, &f->shard, "i/n: this process takes input files f with f % n == i (finish: that part; default all)"}},
-        {"C", {"format", ARG_STR, &f->format, "auto, text, jsonl (more with the readers: see reader.h)"}},
+        {"C", {"format", ARG_STR, &f->format, "auto (by name, then content), text, jsonl, html, man or warc"}},
         {"C", {"delimiter", ARG_STR, &f->c.reader.delimiter, "text: line that separates documents (\"\": one per file)"}},
         {"C", {"text-field", ARG_STR, &f->c.reader.text_field, "JSONL: the field holding the text"}},
         {"C", {"source-field", ARG_STR, &f->c.reader.source_field, "JSONL: a field naming the document's source"}},
@@ -103,10 +103,11 @@ static int finish_flags(data_flags_t *f, err_t *e) {
         static const struct {
             const char *name;
             rd_format_t fmt;
-        } fmts[] = {{"auto", RD_FMT_AUTO}, {"text", RD_FMT_TEXT}, {"jsonl", RD_FMT_JSONL}};
+        } fmts[] = {{"auto", RD_FMT_AUTO}, {"text", RD_FMT_TEXT}, {"jsonl", RD_FMT_JSONL},
+                    {"html", RD_FMT_HTML}, {"man", RD_FMT_MAN}, {"warc", RD_FMT_WARC}};
         size_t k = 0;
         while (k < sizeof fmts / sizeof *fmts && strcmp(fmts[k].name, f->format) != 0) k++;
-        if (k == sizeof fmts / sizeof *fmts) return err_set(e, "--format %s: give auto, text or jsonl", f->format);
+        if (k == sizeof fmts / sizeof *fmts) return err_set(e, "--format %s: give auto, text, jsonl, html, man or warc", f->format);
         c->reader.format = fmts[k].fmt;
     }
     if (!(f->max_invalid >= 0 && f->max_invalid <= 1)) return err_set(e, "--max-invalid %g: give a fraction in [0, 1]", f->max_invalid);

@@ -14,6 +14,7 @@
 #include "core/io.h"
 #include "core/timing.h"
 #include "data/dedup.h"
+#include "data/extract.h"
 #include "data/minhash.h"
 
 void pl_config_default(pl_config_t *c) {
@@ -189,6 +190,8 @@ typedef struct item {
     char *raw;
     size_t raw_len;
     char *source;
+    rd_markup_t markup;
+    char *charset;
     uint64_t key;  // ORDER(0, file, doc)
     // out
     char *text;                          // the final text (owned), when kept
@@ -209,12 +212,12 @@ typedef struct item {
     size_t n_lines, cap_lines;
     int failed;
     err_t err;
-    char *scratch[3];                    // buffers freed with the item
+    char *scratch[4];                    // buffers freed with the item
 } item_t;
 
 static void item_clear(item_t *it) {
-    free(it->raw), free(it->source), free(it->sig), free(it->lines);
-    for (int k = 0; k < 3; k++) free(it->scratch[k]);
+    free(it->raw), free(it->source), free(it->charset), free(it->sig), free(it->lines);
+    for (int k = 0; k < 4; k++) free(it->scratch[k]);
     memset(it, 0, sizeof *it);
 }
 
@@ -233,7 +236,17 @@ static void process(const pl_config_t *c, const mh_t *m, item_t *it) {
     const char *t = it->raw;
     size_t n = it->raw_len;
     it->len_at[RP_READ] = it->len_at[RP_EXTRACT] = n;
-    // extract: markup -> text (reader.h leaves plain text as it is)
+    // extract: markup -> text (HTML, man pages; plain text stays as it is)
+    if (it->markup != RD_PLAIN) {
+        char *x;
+        size_t xn;
+        if (ex_text(it->markup, t, n, it->charset, &x, &xn, &it->err) != 0) {
+            it->failed = 1;
+            return;
+        }
+        it->scratch[3] = x;
+        t = x, n = xn;
+    }
     it->len_at[RP_NORMALIZE] = n;
     if (n == 0) return drop(it, RP_EXTRACT, "empty", t, n, NAN, NAN);
     // normalize
@@ -472,6 +485,7 @@ int pl_clean(const pl_config_t *c, const char *const *files, int n_files, err_t 
     if (io_mkdir_p(path, e) != 0) return -1;
     mh_t m;
     if (mh_init(&m, c->mh_bands, c->mh_rows, c->mh_seed, e) != 0) return -1;
+    ex_global_init();
     clean_out_t o = {.explain = c->explain};
     dd_lines_init(&o.lines);
     item_t *batch = calloc(BATCH_DOCS, sizeof *batch);
@@ -513,6 +527,12 @@ int pl_clean(const pl_config_t *c, const char *const *files, int n_files, err_t 
             memcpy(it->raw, d.text, d.len);
             it->raw[d.len] = 0;
             it->raw_len = d.len;
+            it->markup = d.markup;
+            if (d.charset && !(it->charset = strdup(d.charset))) {
+                rd_close(rd);
+                oom(e);
+                goto done;
+            }
             it->key = ORDER(0, f, doc++);
             batch_bytes += d.len;
             if (nb == BATCH_DOCS || batch_bytes >= BATCH_BYTES) {

@@ -1,5 +1,6 @@
 // reader: see reader.h.  Three layers: a source (file -> decompressed bytes, by chunks), a
-// line splitter over a chunk buffer, and the text and JSONL document builders over lines.
+// line splitter over a chunk buffer, and the document builders: text and JSONL over lines,
+// HTML/man over the whole stream, WARC over header lines and byte-counted blocks.
 #include "data/reader.h"
 
 #include <errno.h>
@@ -23,7 +24,7 @@ struct rd {
     char *path, *delim, *text_field, *source_field;  // owned copies
     FILE *f;
     int kind;         // SRC_*
-    int fmt;          // RD_FMT_TEXT or RD_FMT_JSONL
+    int fmt;          // RD_FMT_* (never AUTO after rd_open)
     unsigned char *in;  // compressed input: in[in_pos..in_len)
     size_t in_pos, in_len;
     int in_eof;
@@ -45,6 +46,8 @@ struct rd {
     size_t doc_len, doc_cap;
     char *src;             // doc->source
     size_t src_cap;
+    char cs[64];           // doc->charset of a WARC response
+    size_t rec;            // WARC records started
     json_tokener *tok;
     int done;              // 0: more; 1: end returned; -1: error returned (msg in err)
     char err[1024];
@@ -310,6 +313,8 @@ static int text_next(rd_t *r, rd_doc_t *doc, err_t *e) {
         doc->len = r->doc_len;
         doc->source = NULL;
         doc->line = start;
+        doc->markup = RD_PLAIN;
+        doc->charset = NULL;
         r->st.documents++;
         r->st.text_bytes += r->doc_len;
         return 1;
@@ -395,6 +400,8 @@ static int jsonl_next(rd_t *r, rd_doc_t *doc, err_t *e) {
         doc->len = n;
         doc->source = NULL;
         doc->line = r->lineno;
+        doc->markup = RD_PLAIN;
+        doc->charset = NULL;
         json_object *s;
         if (r->source_field && json_object_object_get_ex(o, r->source_field, &s) &&
             (json_object_is_type(s, json_type_string) || json_object_is_type(s, json_type_int) ||
@@ -418,10 +425,288 @@ static int jsonl_next(rd_t *r, rd_doc_t *doc, err_t *e) {
     return 0;
 }
 
+// Counts a skipped HTML/man file or WARC record over max_line (loc: 1, or the record number);
+// in strict mode fails.  Returns 0 or -1.
+static int skip_big(rd_t *r, size_t loc, size_t size, err_t *e) {
+    r->st.malformed++;
+    r->st.too_long++;
+    if (r->st.n_locs < RD_MAX_LOCS) r->st.locs[r->st.n_locs++] = (rd_loc_t){r->path, loc, RD_SKIP_TOO_LONG};
+    if (!r->c.strict) return 0;
+    char m[1000];
+    if (r->fmt == RD_FMT_WARC)
+        snprintf(m, sizeof m, "%s: WARC record %zu: %zu bytes, over max_line (%zu) (strict mode; "
+                 "raise max_line or run without strict to skip it)", r->path, loc, size, r->c.max_line);
+    else
+        snprintf(m, sizeof m, "%s: over max_line (%zu bytes) (strict mode; raise max_line or run "
+                 "without strict to skip it)", r->path, r->c.max_line);
+    return fail(r, e, m);
+}
+
+// HTML and MAN: the whole stream is one document.
+static int whole_next(rd_t *r, rd_doc_t *doc, err_t *e) {
+    r->doc_len = 0;
+    int over = 0;
+    for (;;) {
+        if (r->ch_pos == r->ch_len && !chunk_fill(r)) break;
+        size_t m = r->ch_len - r->ch_pos;
+        if (r->doc_len + m > r->c.max_line) {
+            over = 1;  // not read to the end: the size is only known to be over max_line
+            break;
+        }
+        if (grow(&r->doc, &r->doc_cap, r->doc_len + m + 1) != 0) return oom(r, e);
+        memcpy(r->doc + r->doc_len, r->chunk + r->ch_pos, m);
+        r->doc_len += m;
+        r->ch_pos += m;
+    }
+    if (!over && r->src_failed) return fail(r, e, r->src_err);
+    r->done = 1;
+    if (over) return skip_big(r, 1, r->doc_len, e) != 0 ? -1 : 0;
+    if (r->doc_len == 0) {
+        r->st.empty++;
+        return 0;
+    }
+    r->doc[r->doc_len] = '\0';
+    doc->text = r->doc;
+    doc->len = r->doc_len;
+    doc->source = r->path;
+    doc->line = 1;
+    doc->markup = r->fmt == RD_FMT_MAN ? RD_MAN : RD_HTML;
+    doc->charset = NULL;
+    r->st.documents++;
+    r->st.text_bytes += r->doc_len;
+    return 1;
+}
+
+// ---- WARC ----------------------------------------------------------------------------------
+
+// Bytes of the decompressed stream consumed so far.
+static size_t stream_pos(const rd_t *r) { return r->st.bytes_in - (r->ch_len - r->ch_pos); }
+
+// Consumes n bytes of the stream, copying them to r->doc + r->doc_len when keep (the caller
+// has grown r->doc).  Returns 1, 0 when the stream ends first, -1 when the source failed.
+static int take(rd_t *r, size_t n, int keep) {
+    while (n > 0) {
+        if (r->ch_pos == r->ch_len && !chunk_fill(r)) return r->src_failed ? -1 : 0;
+        size_t m = r->ch_len - r->ch_pos;
+        if (m > n) m = n;
+        if (keep) {
+            memcpy(r->doc + r->doc_len, r->chunk + r->ch_pos, m);
+            r->doc_len += m;
+        }
+        r->ch_pos += m;
+        n -= m;
+    }
+    return 1;
+}
+
+static int warc_bad(rd_t *r, err_t *e, size_t off, const char *what) {
+    char m[1000];
+    snprintf(m, sizeof m, "%s: WARC record %zu at %sbyte %zu: %s", r->path, r->rec,
+             r->kind == SRC_RAW ? "" : "decompressed ", off, what);
+    return fail(r, e, m);
+}
+
+static int warc_cut(rd_t *r, err_t *e, size_t off, int k) {
+    if (k < 0) return fail(r, e, r->src_err);
+    return warc_bad(r, e, off, "the file ends inside this record (truncated?); the records "
+                               "before it were read");
+}
+
+// Length of the line at p[0..n) without its "\n" and "\r"; *next: where the next one starts.
+static size_t http_line(const char *p, size_t n, size_t *next) {
+    const char *nl = memchr(p, '\n', n);
+    size_t l = nl ? (size_t)(nl - p) : n;
+    *next = nl ? l + 1 : n;
+    return l > 0 && p[l - 1] == '\r' ? l - 1 : l;
+}
+
+// Undoes "Transfer-Encoding: chunked" in place.  Returns the new length, or (size_t)-1 when
+// the chunk framing is broken.
+static size_t dechunk(char *p, size_t n) {
+    size_t i = 0, o = 0;
+    for (;;) {
+        size_t next, l = http_line(p + i, n - i, &next), size = 0, d = 0;
+        for (; d < l && p[i + d] && strchr("0123456789abcdefABCDEF", p[i + d]); d++) {
+            if (size > ((size_t)-1 >> 5)) return (size_t)-1;
+            char c = p[i + d];
+            size = size * 16 + (size_t)(c <= '9' ? c - '0' : (c | 32) - 'a' + 10);
+        }
+        if (d == 0 || (i += next) > n) return (size_t)-1;
+        if (size == 0) return o;
+        if (size > n - i) return (size_t)-1;
+        memmove(p + o, p + i, size);
+        o += size;
+        i += size;
+        if (i < n && p[i] == '\r') i++;
+        if (i < n && p[i] == '\n') i++;
+    }
+}
+
+// The value of a header field line "Name: value" when its name is name, trimmed; NULL if not.
+static const char *field(const char *line, size_t len, const char *name, size_t *vlen) {
+    size_t k = strlen(name);
+    if (len <= k || line[k] != ':' || strncasecmp(line, name, k) != 0) return NULL;
+    const char *v = line + k + 1, *end = line + len;
+    while (v < end && (*v == ' ' || *v == '\t')) v++;
+    while (end > v && (end[-1] == ' ' || end[-1] == '\t')) end--;
+    *vlen = (size_t)(end - v);
+    return v;
+}
+
+// A response block in r->doc[0..doc_len): finds the HTML body of a 2xx text/html response and
+// the charset.  Returns 1 with *body and *blen set (r->cs filled or empty), 0 when the record
+// is not an HTML page to read.
+static int http_html(rd_t *r, const char **body, size_t *blen) {
+    char *p = r->doc;
+    size_t n = r->doc_len, next;
+    size_t l = http_line(p, n, &next);
+    if (l < 12 || strncmp(p, "HTTP/", 5) != 0) return 0;
+    const char *sp = memchr(p, ' ', l);
+    if (!sp || sp + 4 > p + l || sp[1] != '2') return 0;  // 2xx only: no error or redirect pages
+    int html = 0, chunked = 0;
+    r->cs[0] = '\0';
+    size_t i = next;
+    for (;;) {
+        if (i >= n) return 0;  // no blank line: headers only
+        l = http_line(p + i, n - i, &next);
+        const char *line = p + i, *v;
+        size_t vl;
+        i += next;
+        if (l == 0) break;
+        if ((v = field(line, l, "Content-Type", &vl))) {
+            size_t t = 0;
+            while (t < vl && v[t] != ';' && v[t] != ' ') t++;
+            html = (t == 9 && !strncasecmp(v, "text/html", 9)) ||
+                   (t == 21 && !strncasecmp(v, "application/xhtml+xml", 21));
+            for (size_t j = t; j + 8 <= vl; j++) {
+                if (strncasecmp(v + j, "charset=", 8) != 0) continue;
+                const char *c = v + j + 8, *end = v + vl;
+                if (c < end && (*c == '"' || *c == '\'')) c++;
+                size_t cl = 0;
+                while (c + cl < end && !strchr(";\"' \t", c[cl])) cl++;
+                if (cl < sizeof r->cs) {
+                    memcpy(r->cs, c, cl);
+                    r->cs[cl] = '\0';
+                }
+                break;
+            }
+        } else if ((v = field(line, l, "Content-Encoding", &vl))) {
+            if (!(vl == 8 && !strncasecmp(v, "identity", 8))) return 0;  // gzip, br...: not decoded
+        } else if ((v = field(line, l, "Transfer-Encoding", &vl))) {
+            chunked = vl >= 7 && !strncasecmp(v + vl - 7, "chunked", 7);
+        }
+    }
+    if (!html) return 0;
+    size_t bl = n - i;
+    if (chunked && (bl = dechunk(p + i, bl)) == (size_t)-1) return 0;
+    p[i + bl] = '\0';
+    *body = p + i;
+    *blen = bl;
+    return 1;
+}
+
+static int warc_next(rd_t *r, rd_doc_t *doc, err_t *e) {
+    for (;;) {
+        // Blank lines (the record separator "\r\n\r\n") up to the next version line.
+        size_t off;
+        int k;
+        do {
+            off = stream_pos(r);
+            k = line_next(r);
+        } while (k == 1 && !r->line_long && all_blank(r->line, r->line_len));
+        if (k < 0) return fail(r, e, r->src_err);
+        if (k == 0) {
+            r->done = 1;
+            return 0;
+        }
+        r->rec++;
+        if (r->line_long || r->line_len < 6 || memcmp(r->line, "WARC/", 5) != 0)
+            return warc_bad(r, e, off, "does not start with a \"WARC/\" version line (not a WARC "
+                                       "file, or a corrupt one; reading stops here)");
+        char type[32] = "";
+        int have_len = 0, have_uri = 0;
+        size_t clen = 0;
+        for (;;) {
+            if ((k = line_next(r)) != 1) return warc_cut(r, e, off, k);
+            if (r->line_long) return warc_bad(r, e, off, "a header line longer than max_line");
+            size_t l = r->line_len;
+            if (l > 0 && r->line[l - 1] == '\r') r->line[--l] = '\0';
+            if (l == 0) break;
+            if (r->line[0] == ' ' || r->line[0] == '\t') continue;  // a folded continuation
+            if (!memchr(r->line, ':', l))
+                return warc_bad(r, e, off, "a header line without ':' (corrupt record)");
+            const char *v;
+            size_t vl;
+            if ((v = field(r->line, l, "WARC-Type", &vl))) {
+                if (vl >= sizeof type) vl = sizeof type - 1;
+                memcpy(type, v, vl);
+                type[vl] = '\0';
+            } else if ((v = field(r->line, l, "Content-Length", &vl))) {
+                clen = 0;
+                have_len = vl > 0;
+                for (size_t i = 0; i < vl; i++) {
+                    if (v[i] < '0' || v[i] > '9' || clen > ((size_t)-1 - 9) / 10) have_len = 0;
+                    else clen = clen * 10 + (size_t)(v[i] - '0');
+                }
+                if (!have_len) return warc_bad(r, e, off, "Content-Length is not a number");
+            } else if ((v = field(r->line, l, "WARC-Target-URI", &vl))) {
+                if (vl >= 2 && v[0] == '<' && v[vl - 1] == '>') v++, vl -= 2;
+                if (grow(&r->src, &r->src_cap, vl + 1) != 0) return oom(r, e);
+                memcpy(r->src, v, vl);
+                r->src[vl] = '\0';
+                have_uri = 1;
+            }
+        }
+        if (!have_len) return warc_bad(r, e, off, "no Content-Length field");
+        int conv = strcasecmp(type, "conversion") == 0, resp = strcasecmp(type, "response") == 0;
+        if ((!conv && !resp) || clen > r->c.max_line) {
+            if ((k = take(r, clen, 0)) != 1) return warc_cut(r, e, off, k);
+            r->st.warc_records++;
+            if (conv || resp) {
+                if (skip_big(r, r->rec, clen, e) != 0) return -1;
+            } else {
+                r->st.warc_skipped++;
+            }
+            continue;
+        }
+        if (grow(&r->doc, &r->doc_cap, clen + 1) != 0) return oom(r, e);
+        r->doc_len = 0;
+        if ((k = take(r, clen, 1)) != 1) return warc_cut(r, e, off, k);
+        r->doc[clen] = '\0';
+        r->st.warc_records++;
+        const char *text = r->doc;
+        size_t len = clen;
+        if (resp && !http_html(r, &text, &len)) {
+            r->st.warc_skipped++;
+            continue;
+        }
+        size_t sp = 0;
+        while (sp < len && text[sp] && strchr(" \t\r\n", text[sp])) sp++;
+        if (sp == len) {  // nothing but whitespace
+            r->st.empty++;
+            continue;
+        }
+        doc->text = text;
+        doc->len = len;
+        doc->source = have_uri ? r->src : NULL;
+        doc->line = r->rec;
+        doc->markup = conv ? RD_PLAIN : RD_HTML;
+        doc->charset = resp && r->cs[0] ? r->cs : NULL;
+        r->st.documents++;
+        r->st.text_bytes += len;
+        return 1;
+    }
+}
+
 int rd_next(rd_t *r, rd_doc_t *doc, err_t *e) {
     if (r->done == 1) return 0;
     if (r->done == -1) return err_set(e, "%s", r->err);
-    return r->fmt == RD_FMT_JSONL ? jsonl_next(r, doc, e) : text_next(r, doc, e);
+    switch (r->fmt) {
+    case RD_FMT_JSONL: return jsonl_next(r, doc, e);
+    case RD_FMT_HTML: case RD_FMT_MAN: return whole_next(r, doc, e);
+    case RD_FMT_WARC: return warc_next(r, doc, e);
+    default: return text_next(r, doc, e);
+    }
 }
 
 // ---- open / close --------------------------------------------------------------------------
@@ -429,6 +714,59 @@ int rd_next(rd_t *r, rd_doc_t *doc, err_t *e) {
 static int ends_with(const char *s, size_t n, const char *suf) {
     size_t m = strlen(suf);
     return n >= m && strcasecmp(s + n - m, suf) == 0;
+}
+
+// Whether path[0..n) (compression suffix removed) names a man page: a section extension
+// ([0-9n][a-z]*) in a directory named "man" or "man<section>".
+static int man_name(const char *path, size_t n) {
+    size_t b = n;
+    while (b > 0 && path[b - 1] != '/') b--;
+    size_t d = n;
+    while (d > b && path[d - 1] != '.') d--;
+    if (d == b || d == n || !((path[d] >= '0' && path[d] <= '9') || path[d] == 'n')) return 0;
+    for (size_t i = d + 1; i < n; i++)
+        if (path[i] < 'a' || path[i] > 'z') return 0;
+    for (size_t i = 0; i < b;) {  // directory components
+        size_t j = i;
+        while (j < b && path[j] != '/') j++;
+        if (j - i >= 3 && !memcmp(path + i, "man", 3)) {
+            size_t k = i + 3;
+            int ok = k == j || (path[k] >= '0' && path[k] <= '9') || path[k] == 'n';
+            for (k = k < j ? k + 1 : k; ok && k < j; k++) ok = path[k] >= 'a' && path[k] <= 'z';
+            if (ok) return 1;
+        }
+        i = j + 1;
+    }
+    return 0;
+}
+
+static int starts_ci(const char *s, size_t n, const char *pre) {
+    size_t m = strlen(pre);
+    return n >= m && strncasecmp(s, pre, m) == 0;
+}
+
+// RD_FMT_AUTO: by name, then by the first decompressed bytes s[0..n) (see reader.h).
+static int detect(const char *path, const char *s, size_t n) {
+    size_t pn = strlen(path);
+    if (ends_with(path, pn, ".gz")) pn -= 3;
+    else if (ends_with(path, pn, ".zst")) pn -= 4;
+    if (ends_with(path, pn, ".jsonl") || ends_with(path, pn, ".ndjson") || ends_with(path, pn, ".json"))
+        return RD_FMT_JSONL;
+    if (ends_with(path, pn, ".txt")) return RD_FMT_TEXT;
+    if (ends_with(path, pn, ".html") || ends_with(path, pn, ".htm") || ends_with(path, pn, ".xhtml"))
+        return RD_FMT_HTML;
+    if (ends_with(path, pn, ".warc") || ends_with(path, pn, ".wet")) return RD_FMT_WARC;
+    if (man_name(path, pn)) return RD_FMT_MAN;
+    size_t i = n >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3) ? 3 : 0;
+    while (i < n && strchr(" \t\r\n", s[i])) i++;
+    s += i;
+    n -= i;
+    if (starts_ci(s, n, "WARC/")) return RD_FMT_WARC;
+    if (starts_ci(s, n, "<!DOCTYPE html") || starts_ci(s, n, "<html")) return RD_FMT_HTML;
+    if (starts_ci(s, n, ".TH") || starts_ci(s, n, ".\\\"") || starts_ci(s, n, "'\\\"") ||
+        starts_ci(s, n, ".so ") || starts_ci(s, n, ".Dd"))
+        return RD_FMT_MAN;
+    return n > 0 && s[0] == '{' ? RD_FMT_JSONL : RD_FMT_TEXT;
 }
 
 static char *dup_str(const char *s) {
@@ -494,26 +832,17 @@ int rd_open(rd_t **out, const char *path, const rd_config_t *c, err_t *e) {
     // A source error here is kept for rd_next, after the lines before it.
     while (r->ch_len < RD_SNIFF && chunk_fill(r)) {
     }
+    r->line_max = c->max_line;
+    r->fmt = c->format == RD_FMT_AUTO ? detect(path, r->chunk, r->ch_len) : (int)c->format;
+    if (r->fmt < RD_FMT_TEXT || r->fmt > RD_FMT_WARC) {
+        err_set(e, "reader for %s: unknown format %d", path, r->fmt);
+        rd_close(r);
+        return -1;
+    }
     size_t sniff = r->ch_len < RD_SNIFF ? r->ch_len : RD_SNIFF;
-    if (memchr(r->chunk, '\0', sniff)) {
+    if (r->fmt != RD_FMT_WARC && memchr(r->chunk, '\0', sniff)) {
         r->st.binary = 1;
         r->done = 1;
-    }
-    r->line_max = c->max_line;
-    r->fmt = c->format;
-    if (r->fmt == RD_FMT_AUTO) {
-        size_t n = strlen(path);
-        if (ends_with(path, n, ".gz")) n -= 3;
-        else if (ends_with(path, n, ".zst")) n -= 4;
-        if (ends_with(path, n, ".jsonl") || ends_with(path, n, ".ndjson") || ends_with(path, n, ".json"))
-            r->fmt = RD_FMT_JSONL;
-        else if (ends_with(path, n, ".txt"))
-            r->fmt = RD_FMT_TEXT;
-        else {
-            size_t i = 0;
-            while (i < r->ch_len && strchr(" \t\r\n", r->chunk[i])) i++;
-            r->fmt = i < r->ch_len && r->chunk[i] == '{' ? RD_FMT_JSONL : RD_FMT_TEXT;
-        }
     }
     if (r->fmt == RD_FMT_TEXT && strlen(r->delim) > r->line_max) r->line_max = strlen(r->delim);
     *out = r;
