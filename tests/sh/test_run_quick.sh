@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# ./run.sh --quick end to end: corpus, shards, pre-training, sampling, in under 2 minutes.
+# ./run.sh --quick end to end: sources, cleaning with its report, tokenizer, shards, pre-training,
+# sampling, in under 2 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [[ ${BUILD:-build} != build ]]; then
@@ -16,4 +17,10 @@ last=$(grep '^step ' <<<"$out" | grep -o '| loss [0-9.]*' | tail -n 1 | awk '{pr
 awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a - 0.5) }' || { echo "loss did not fall: $first -> $last"; exit 1; }
 grep -q '^step *[0-9]*/[0-9]* | loss' <<<"$out" || { echo "no progress lines"; exit 1; }
 grep -q 'sample: ' <<<"$out" || { echo "no sample"; exit 1; }
+# The corpus went through the cleaning pipeline and its report was printed.
+for stage in read extract normalize quality exact_dedup near_dedup line_dedup; do
+    grep -q "^$stage " <<<"$out" || { echo "the report has no '$stage' line"; exit 1; }
+done
+[[ -s data/clean-quick/report.json ]] || { echo "no data/clean-quick/report.json"; exit 1; }
+ls data/clean-quick/clean/*.jsonl >/dev/null || { echo "no clean JSONL"; exit 1; }
 echo "run.sh --quick took ${elapsed}s (loss $first -> $last)"
