@@ -532,7 +532,7 @@ TEST(pipeline_boilerplate_lines) {
         sb_str(&d, body[i]);
         sb_str(&d, "\n" TOP);
         doc[i] = d.p;
-        char id[8];
+        char id[16];
         snprintf(id, sizeof id, "b%d", i);
         jsonl_add(&f, doc[i], id);
     }
@@ -868,7 +868,7 @@ TEST(pipeline_truncated_gzip) {
     sb_t f = {0};
     for (int i = 0; i < N; i++) {
         d[i] = en_doc(600 + (uint64_t)i, 7);
-        char id[8];
+        char id[16];
         snprintf(id, sizeof id, "t%d", i);
         jsonl_add(&f, d[i], id);
     }
