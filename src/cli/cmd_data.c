@@ -156,6 +156,12 @@ static int data_stage(const char *cmd, const char *stages, int argc, char **argv
         rc = 2;
         goto done;
     }
+    if (strcmp(stages, "CDF") == 0 && f.shard) {  // pl_run is shard 0 of 1: n jobs would each do everything
+        fprintf(stderr, "manabi %s: --shard %s: the pipeline runs every shard here; for n jobs run `manabi data "
+                        "clean --shard i/n`, then `data dedup` once, then `data finish --shard i/n`\n", cmd, f.shard);
+        rc = 2;
+        goto done;
+    }
     if (!f.c.out_dir) {
         fprintf(stderr, "manabi %s: --out is required\n", cmd);
         rc = 2;

@@ -65,7 +65,7 @@ int dd_line_hashes(const char *text, size_t len, int min_chars, uint64_t **hs, s
     collect_t c = {.min_chars = min_chars > 0 ? min_chars : 1, .hs = hs, .n = n, .cap = cap};
     dd_each_line(text, len, collect_line, &c);
     if (c.failed) return -1;
-    qsort(*hs, *n, sizeof **hs, cmp_u64);
+    if (*n > 1) qsort(*hs, *n, sizeof **hs, cmp_u64);  // *hs may still be NULL when n == 0
     size_t m = 0;
     for (size_t i = 0; i < *n; i++)
         if (m == 0 || (*hs)[i] != (*hs)[m - 1]) (*hs)[m++] = (*hs)[i];
@@ -131,7 +131,7 @@ size_t dd_lines_sorted(dd_lines_t *t) {
     size_t m = 0;
     for (size_t i = 0; i < t->cap; i++)
         if (t->e[i].docs) t->e[m++] = t->e[i];
-    qsort(t->e, m, sizeof *t->e, cmp_line);
+    if (m > 1) qsort(t->e, m, sizeof *t->e, cmp_line);  // t->e is NULL in a table never added to
     t->n = t->cap = m;
     return m;
 }

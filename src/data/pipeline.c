@@ -554,6 +554,7 @@ int pl_clean(const pl_config_t *c, const char *const *files, int n_files, err_t 
         if (k < 0) {  // the documents before the break stay
             if (c->reader.strict) goto done;
             fprintf(stderr, "manabi: warning: %s (the documents before it are kept)\n", e->msg);
+            rp_stage_in(o.rep, RP_READ, 0);  // counted in, like the reader's skips, so the stage adds up
             if (rp_drop(o.rep, RP_READ, "read_error", files[f], e->msg, strlen(e->msg), NAN, NAN) != 0) {
                 oom(e);
                 goto done;
@@ -892,7 +893,11 @@ static int load_names(const pl_config_t *c, int *rank, err_t *e) {
     char path[4200];
     snprintf(path, sizeof path, "%s/work/dedup.json", c->out_dir);
     json_object *root = json_object_from_file(path), *names;
-    if (!root) return err_set(e, "%s: cannot read it (%s); run `manabi data dedup` first", path, json_util_get_last_err());
+    if (!root) {
+        const char *je = json_util_get_last_err();  // ends in a newline
+        if (!je) je = "unknown error";
+        return err_set(e, "%s: cannot read it (%.*s); run `manabi data dedup` first", path, (int)strcspn(je, "\n"), je);
+    }
     *rank = -1;
     if (json_object_object_get_ex(root, "names", &names) && json_object_is_type(names, json_type_array))
         for (size_t i = 0; i < json_object_array_length(names); i++)

@@ -296,7 +296,11 @@ static int load_stage(rp_t *r, json_object *o) {
 int rp_load(rp_t **out, const char *path, err_t *e) {
     *out = NULL;
     json_object *root = json_object_from_file(path), *stages, *counters;
-    if (!root) return err_set(e, "%s: cannot read it as JSON (%s)", path, json_util_get_last_err());
+    if (!root) {
+        const char *je = json_util_get_last_err();  // ends in a newline
+        if (!je) je = "unknown error";
+        return err_set(e, "%s: cannot read it as JSON (%.*s)", path, (int)strcspn(je, "\n"), je);
+    }
     rp_t *r = rp_new();
     int ok = r && json_object_object_get_ex(root, "stages", &stages) && json_object_is_type(stages, json_type_array) &&
              json_object_object_get_ex(root, "counters", &counters) && json_object_is_type(counters, json_type_object);
