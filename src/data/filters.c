@@ -203,19 +203,27 @@ static int ends_with(const char *s, size_t n, const char *p) {
     return n >= k && memcmp(s + n - k, p, k) == 0;
 }
 static int lower(int ch) { return ch >= 'A' && ch <= 'Z' ? ch + 32 : ch; }
-// Case-insensitive (ASCII) substring search; needle is lower case and starts with a letter.
-// Candidates are found with memchr for the first letter in either case (glibc's memchr is
-// vectorised), so a line is scanned at byte-loop speed only where the first letter occurs.
+// Case-insensitive (ASCII) substring search; needle is lower case with at least one letter.
+// Candidates are found with memchr (vectorised in glibc) for the needle's rarest letter in
+// either case, so most of a line is skipped at memchr speed.
 static int ci_contains(const char *h, size_t n, const char *needle) {
-    size_t k = strlen(needle);
+    static const char rare_first[] = "zqxjkvbpygfwmucldrhsnioate";  // English letters, rarest first
+    size_t k = strlen(needle), a = 0;
     if (k == 0 || k > n) return 0;
-    int lo = needle[0], up = lo - 32;
-    const char *end = h + n - k + 1;  // a match starts before end
-    const char *pl = memchr(h, lo, (size_t)(end - h)), *pu = memchr(h, up, (size_t)(end - h));
+    for (const char *r = rare_first; *r; r++) {
+        const char *q = strchr(needle, *r);
+        if (q) {
+            a = (size_t)(q - needle);
+            break;
+        }
+    }
+    int lo = needle[a], up = lo >= 'a' && lo <= 'z' ? lo - 32 : lo;
+    const char *first = h + a, *end = h + n - k + 1 + a;  // where the anchor of a match can be
+    const char *pl = memchr(first, lo, (size_t)(end - first)), *pu = up != lo ? memchr(first, up, (size_t)(end - first)) : NULL;
     while (pl || pu) {
-        const char *p = !pu || (pl && pl < pu) ? pl : pu;
-        size_t j = 1;
-        while (j < k && lower((unsigned char)p[j]) == needle[j]) j++;
+        const char *p = !pu || (pl && pl < pu) ? pl : pu, *m = p - a;
+        size_t j = 0;
+        while (j < k && lower((unsigned char)m[j]) == needle[j]) j++;
         if (j == k) return 1;
         if (p == pl) pl = memchr(p + 1, lo, (size_t)(end - p - 1));
         else pu = memchr(p + 1, up, (size_t)(end - p - 1));

@@ -1237,6 +1237,9 @@ done:
 int pl_finish_all(const pl_config_t *c, const char *name, err_t *e) {
     part_t *parts;
     int n_parts, n_names, done = 0;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/work/dedup.json", c->out_dir);
+    if (!io_exists(path)) return err_set(e, "%s: missing; run `manabi data dedup` first", path);
     if (list_parts(c, &parts, &n_parts, &n_names, e) != 0) return -1;
     int rc = 0;
     for (int i = 0; rc == 0 && i < n_parts; i++) {
