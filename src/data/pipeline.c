@@ -321,8 +321,7 @@ static void process(const pl_config_t *c, const mh_t *m, item_t *it) {
 
 // The open outputs of one clean part.
 typedef struct clean_out {
-    io_atomic_t docs, sig, dropped;
-    dd_lines_t lines;
+    io_atomic_t docs, sig, lines, dropped;
     rp_t *rep;
     int explain;
 } clean_out_t;
@@ -387,12 +386,17 @@ static int commit(clean_out_t *o, const mh_t *m, item_t *it, err_t *e) {
         io_atomic_write(&o->sig, &it->key, 8, e) || io_atomic_write(&o->sig, it->hash, 16, e) ||
         io_atomic_write(&o->sig, it->sig, (size_t)mh_k(m) * 8, e))
         return -1;
-    if (dd_lines_add(&o->lines, it->lines, it->n_lines, it->key) != 0) return oom(e);
+    uint32_t nl = (uint32_t)it->n_lines;
+    if (io_atomic_write(&o->lines, &it->key, 8, e) || io_atomic_write(&o->lines, &nl, 4, e) ||
+        io_atomic_write(&o->lines, it->lines, it->n_lines * 8, e))
+        return -1;
     return 0;
 }
 
 static const char DOCS_MAGIC[8] = {'M', 'N', 'B', 'D', 'O', 'C', 'S', '1'};
 static const char SIG_MAGIC[8] = {'M', 'N', 'B', 'S', 'I', 'G', 'S', '1'};
+// Each kept document's distinct line hashes: uint64 key, uint32 n, n uint64 hashes.
+static const char LINES_MAGIC[8] = {'M', 'N', 'B', 'L', 'H', 'S', 'H', '1'};
 
 typedef struct sig_header {
     char magic[8];
@@ -473,7 +477,7 @@ static void clean_abort(clean_out_t *o) {
     io_atomic_abort(&o->docs);
     io_atomic_abort(&o->sig);
     io_atomic_abort(&o->dropped);
-    dd_lines_free(&o->lines);
+    io_atomic_abort(&o->lines);
     rp_free(o->rep);
 }
 
@@ -487,7 +491,6 @@ int pl_clean(const pl_config_t *c, const char *const *files, int n_files, err_t 
     if (mh_init(&m, c->mh_bands, c->mh_rows, c->mh_seed, e) != 0) return -1;
     ex_global_init();
     clean_out_t o = {.explain = c->explain};
-    dd_lines_init(&o.lines);
     item_t *batch = calloc(BATCH_DOCS, sizeof *batch);
     int nb = 0, rc = -1;
     size_t batch_bytes = 0;
@@ -507,6 +510,8 @@ int pl_clean(const pl_config_t *c, const char *const *files, int n_files, err_t 
     if (io_atomic_open(&o.docs, path, e) || io_atomic_write(&o.docs, DOCS_MAGIC, 8, e)) goto done;
     part_path(path, sizeof path, c, "work", ".sig");
     if (io_atomic_open(&o.sig, path, e) || io_atomic_write(&o.sig, &sh, sizeof sh, e)) goto done;
+    part_path(path, sizeof path, c, "work", ".lines");
+    if (io_atomic_open(&o.lines, path, e) || io_atomic_write(&o.lines, LINES_MAGIC, 8, e)) goto done;
     part_path(path, sizeof path, c, "work", ".dropped.jsonl");
     if (c->explain && io_atomic_open(&o.dropped, path, e)) goto done;
     for (int f = c->shard; f < n_files; f += c->n_shards) {
@@ -568,14 +573,12 @@ int pl_clean(const pl_config_t *c, const char *const *files, int n_files, err_t 
     }
     if (run_batch(c, &m, &o, batch, nb, e) != 0) goto done;
     nb = 0;
-    dd_lines_sorted(&o.lines);
-    part_path(path, sizeof path, c, "work", ".lines");
-    if (dd_lines_save(&o.lines, path, e) != 0) goto done;
     part_path(path, sizeof path, c, "work", ".clean-report.json");
     if (rp_save(o.rep, path, e) != 0) goto done;
     part_path(path, sizeof path, c, "work", ".quality");
     if (save_blob(path, QUALITY_MAGIC, &c->quality, sizeof c->quality, 1, e) != 0) goto done;
-    if (io_atomic_commit(&o.docs, e) || io_atomic_commit(&o.sig, e) || (c->explain && io_atomic_commit(&o.dropped, e)))
+    if (io_atomic_commit(&o.docs, e) || io_atomic_commit(&o.sig, e) || io_atomic_commit(&o.lines, e) ||
+        (c->explain && io_atomic_commit(&o.dropped, e)))
         goto done;
     progress_show(&pg, rp_docs_out(o.rep, RP_QUALITY), 1);
     rc = 0;
@@ -908,15 +911,53 @@ static int load_names(const pl_config_t *c, int *rank, err_t *e) {
     return 0;
 }
 
+static const dup_t *find_dup(const dup_t *d, size_t n, uint64_t order);
+
+// Adds the line hashes of part p's documents that are not duplicates to the table t.
+static int count_lines(const pl_config_t *c, const part_t *p, const dup_t *dups, size_t n_dups, dd_lines_t *t,
+                       err_t *e) {
+    char path[4200];
+    part_file(path, sizeof path, c, p, ".lines");
+    FILE *f = fopen(path, "rb");
+    if (!f) return err_set(e, "%s: cannot open it (%s); rerun `manabi data clean` for it", path, strerror(errno));
+    char magic[8];
+    uint64_t *hs = NULL, key;
+    size_t cap = 0;
+    uint32_t n;
+    int rc = 0;
+    if (fread(magic, 8, 1, f) != 1 || memcmp(magic, LINES_MAGIC, 8) != 0)
+        rc = err_set(e, "%s: not a manabi line file; rerun `manabi data clean` for it", path);
+    while (rc == 0 && fread(&key, 8, 1, f) == 1) {
+        if (fread(&n, 4, 1, f) != 1) {
+            rc = err_set(e, "%s: truncated; rerun `manabi data clean` for it", path);
+            break;
+        }
+        if (n > cap) {
+            uint64_t *q = realloc(hs, (size_t)n * 8);
+            if (!q) {
+                rc = oom(e);
+                break;
+            }
+            hs = q, cap = n;
+        }
+        uint64_t order = key | ((uint64_t)p->rank << 56);
+        if (n && fread(hs, 8, n, f) != n) rc = err_set(e, "%s: truncated; rerun `manabi data clean` for it", path);
+        else if (!find_dup(dups, n_dups, order) && dd_lines_add(t, hs, n, order) != 0) rc = oom(e);
+    }
+    if (rc == 0 && ferror(f)) rc = err_set(e, "%s: read error", path);
+    fclose(f);
+    free(hs);
+    return rc;
+}
+
 int pl_dedup(const pl_config_t *c, err_t *e) {
     if (check_config(c, e) != 0) return -1;
     part_t *parts = NULL;
     int n_parts, n_names, rc = -1;
     if (list_parts(c, &parts, &n_parts, &n_names, e) != 0) return -1;
     sigs_t s = {.k = c->mh_bands * c->mh_rows};
-    dd_lines_t all, part;
+    dd_lines_t all;
     dd_lines_init(&all);
-    dd_lines_init(&part);
     dup_t *dups = NULL;
     size_t n_dups = 0;
     int64_t counts[2] = {0, 0};
@@ -927,20 +968,9 @@ int pl_dedup(const pl_config_t *c, err_t *e) {
     if (sigs_sort(&s, e) != 0 || find_dups(c, &s, &dups, &n_dups, counts, e) != 0) goto done;
     size_t n_docs = s.n;
     sigs_free(&s);
-    // boilerplate lines: counts of every part added up
-    for (int i = 0; c->lines && i < n_parts; i++) {
-        part_file(path, sizeof path, c, &parts[i], ".lines");
-        if (dd_lines_load(&part, path, e) != 0) goto done;
-        for (size_t j = 0; j < part.n; j++) {
-            dd_line_t x = part.e[j];
-            x.first |= (uint64_t)parts[i].rank << 56;
-            if (dd_lines_add_entry(&all, &x) != 0) {
-                oom(e);
-                goto done;
-            }
-        }
-        dd_lines_free(&part);
-    }
+    // boilerplate lines: in how many of the documents that stay each line occurs
+    for (int i = 0; c->lines && i < n_parts; i++)
+        if (count_lines(c, &parts[i], dups, n_dups, &all, e) != 0) goto done;
     size_t distinct = all.n, m = 0;
     for (size_t j = 0; j < all.cap; j++)
         if (all.e[j].docs && all.e[j].docs < (uint64_t)c->line_min_docs) all.e[j].docs = 0, m++;
@@ -980,7 +1010,6 @@ int pl_dedup(const pl_config_t *c, err_t *e) {
 done:
     sigs_free(&s);
     dd_lines_free(&all);
-    dd_lines_free(&part);
     free(dups);
     free(parts);
     return rc;
