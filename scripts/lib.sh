@@ -16,3 +16,8 @@ need_pkgs() {
     { tail -n 20 "$log" >&2; rm -f "$log"; die "apt-get install failed: ${missing[*]}"; }
   rm -f "$log"
 }
+
+# The man pages in many languages that scripts/langid_sample.sh renders into the labelled
+# language-identification sample (about 23 MB to download).
+LANGID_PKGS=(groff-base manpages manpages-ja manpages-de manpages-fr manpages-es manpages-it manpages-pl
+  manpages-pt-br manpages-nl manpages-zh manpages-ru manpages-uk manpages-sv manpages-cs)

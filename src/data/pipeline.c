@@ -15,6 +15,7 @@
 #include "core/timing.h"
 #include "data/dedup.h"
 #include "data/extract.h"
+#include "data/langid.h"
 #include "data/minhash.h"
 
 void pl_config_default(pl_config_t *c) {
@@ -173,10 +174,6 @@ static qf_result_t check_quality(const qf_config_t *q, const char *lang, const c
     return (qf_result_t){QF_KEEP, 0, 0};
 }
 
-static void identify(const char *text, size_t len, char lang[8]) {
-    strcpy(lang, mh_pick_shingling(text, len) == MH_CHARS ? "ja" : "en");
-}
-
 static int save_blob(const char *path, const char magic[8], const void *p, size_t size, uint64_t n, err_t *e);
 // The quality settings of a part, for the finish stage's second look at changed documents.
 static const char QUALITY_MAGIC[8] = {'M', 'N', 'B', 'Q', 'U', 'A', 'L', '1'};
@@ -231,7 +228,7 @@ static void drop(item_t *it, rp_stage_t s, const char *reason, const char *text,
 }
 
 // The per-document stages; runs on any thread (reads c and m only).
-static void process(const pl_config_t *c, const mh_t *m, item_t *it) {
+static void process(const pl_config_t *c, const mh_t *m, const li_t *li, item_t *it) {
     it->drop_stage = -1;
     const char *t = it->raw;
     size_t n = it->raw_len;
@@ -264,7 +261,8 @@ static void process(const pl_config_t *c, const mh_t *m, item_t *it) {
     it->len_at[RP_LANGUAGE] = nn;
     if (nn == 0) return drop(it, RP_NORMALIZE, "empty", norm, nn, NAN, NAN);
     // language
-    identify(norm, nn, it->lang);
+    li_result_t lr = li_identify(li, norm, nn);
+    snprintf(it->lang, sizeof it->lang, "%s", lr.lang);
     if (!lang_allowed(c->langs, it->lang)) {
         snprintf(it->reason_buf, sizeof it->reason_buf, "language_%s", it->lang);
         return drop(it, RP_LANGUAGE, it->reason_buf, norm, nn, NAN, NAN);
@@ -428,9 +426,10 @@ static void progress_show(progress_t *p, int64_t docs_kept, int final) {
 enum { BATCH_BYTES = 32 << 20, BATCH_DOCS = 8192 };
 
 // Runs the batch through process() on all cores, then commits it in order.
-static int run_batch(const pl_config_t *c, const mh_t *m, clean_out_t *o, item_t *batch, int n, err_t *e) {
+static int run_batch(const pl_config_t *c, const mh_t *m, const li_t *li, clean_out_t *o, item_t *batch, int n,
+                     err_t *e) {
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int i = 0; i < n; i++) process(c, m, &batch[i]);
+    for (int i = 0; i < n; i++) process(c, m, li, &batch[i]);
     int rc = 0;
     for (int i = 0; i < n; i++) {
         if (rc == 0) rc = commit(o, m, &batch[i], e);
@@ -488,7 +487,12 @@ int pl_clean(const pl_config_t *c, const char *const *files, int n_files, err_t 
     snprintf(path, sizeof path, "%s/work", c->out_dir);
     if (io_mkdir_p(path, e) != 0) return -1;
     mh_t m;
+    li_t *li = NULL;
     if (mh_init(&m, c->mh_bands, c->mh_rows, c->mh_seed, e) != 0) return -1;
+    if (li_init(&li, e) != 0) {
+        mh_free(&m);
+        return -1;
+    }
     ex_global_init();
     clean_out_t o = {.explain = c->explain};
     item_t *batch = calloc(BATCH_DOCS, sizeof *batch);
@@ -541,7 +545,7 @@ int pl_clean(const pl_config_t *c, const char *const *files, int n_files, err_t 
             it->key = ORDER(0, f, doc++);
             batch_bytes += d.len;
             if (nb == BATCH_DOCS || batch_bytes >= BATCH_BYTES) {
-                int r = run_batch(c, &m, &o, batch, nb, e);
+                int r = run_batch(c, &m, li, &o, batch, nb, e);
                 nb = 0, batch_bytes = 0;
                 progress_show(&pg, rp_docs_out(o.rep, RP_QUALITY), 0);
                 if (r != 0) {
@@ -571,7 +575,7 @@ int pl_clean(const pl_config_t *c, const char *const *files, int n_files, err_t 
         pg.files_done++;
         progress_show(&pg, rp_docs_out(o.rep, RP_QUALITY), 0);
     }
-    if (run_batch(c, &m, &o, batch, nb, e) != 0) goto done;
+    if (run_batch(c, &m, li, &o, batch, nb, e) != 0) goto done;
     nb = 0;
     part_path(path, sizeof path, c, "work", ".clean-report.json");
     if (rp_save(o.rep, path, e) != 0) goto done;
@@ -587,6 +591,7 @@ done:
     free(batch);
     clean_abort(&o);
     mh_free(&m);
+    li_free(li);
     return rc;
 }
 
