@@ -4,9 +4,9 @@
 //
 //   build/bench_data_pipeline [--runs N] [--dedup-docs N] FILE|DIR...
 //
-// (a) runs on one thread over the documents of the inputs, normalised beforehand (the same
-// text the filters see in the pipeline): English documents through the C4 line pass and
-// qf_check_en, Japanese ones through qf_check_ja.  (b) runs pl_run into a scratch directory
+// (a) runs on one thread over the English and Japanese documents of the inputs, extracted and
+// normalised beforehand (the text the filters see in the pipeline): English documents through
+// the C4 line pass and qf_check_en, Japanese ones through qf_check_ja.  (b) runs pl_run into a scratch directory
 // with the OpenMP threads the environment gives (OMP_NUM_THREADS); MB/s per core divides by
 // that thread count.  Both report the median of --runs runs.  (c) cleans --dedup-docs
 // synthetic documents (filters off) and reads the peak resident memory of a child process
@@ -21,8 +21,9 @@
 
 #include "core/rng.h"
 #include "core/timing.h"
+#include "data/extract.h"
 #include "data/filters.h"
-#include "data/minhash.h"
+#include "data/langid.h"
 #include "data/normalize.h"
 #include "data/pipeline.h"
 #include "data/reader.h"
@@ -33,11 +34,16 @@ typedef struct doc {
     int ja;
 } doc_t;
 
+// The documents of the inputs as the filters see them: extracted, normalised, routed by language.
 static int load_docs(char **files, int n_files, doc_t **out, size_t *n_out, size_t *raw_bytes) {
     size_t n = 0, cap = 1024;
     doc_t *d = malloc(cap * sizeof *d);
     tn_config_t tc;
     tn_config_default(&tc);
+    li_t *li;
+    err_t le = {0};
+    if (li_init(&li, &le) != 0) return -1;
+    ex_global_init();
     *raw_bytes = 0;
     for (int f = 0; f < n_files; f++) {
         rd_t *r;
@@ -48,15 +54,25 @@ static int load_docs(char **files, int n_files, doc_t **out, size_t *n_out, size
             return -1;
         }
         while (rd_next(r, &x, &e) == 1) {
-            char *t;
-            size_t len;
+            char *t, *plain = NULL;
+            size_t len, plen = x.len;
             *raw_bytes += x.len;
-            if (tn_normalize(&tc, x.text, x.len, &t, &len, NULL, &e) != TN_OK) continue;
+            if (x.markup != RD_PLAIN && ex_text(x.markup, x.text, x.len, x.charset, &plain, &plen, &e) != 0) continue;
+            int r2 = tn_normalize(&tc, plain ? plain : x.text, plen, &t, &len, NULL, &e);
+            free(plain);
+            if (r2 != TN_OK) continue;
+            li_result_t lr = li_identify(li, t, len);
+            int ja = strcmp(lr.lang, "ja") == 0;
+            if (!ja && strcmp(lr.lang, "en") != 0) {  // the pipeline drops other languages first
+                free(t);
+                continue;
+            }
             if (n == cap) d = realloc(d, (cap *= 2) * sizeof *d);
-            d[n++] = (doc_t){t, len, mh_pick_shingling(t, len) == MH_CHARS};
+            d[n++] = (doc_t){t, len, ja};
         }
         rd_close(r);
     }
+    li_free(li);
     *out = d, *n_out = n;
     return 0;
 }

@@ -4,7 +4,7 @@
 #   bench/tokenizer.sh [--runs N] [--en-mb MB] [--ja-mb MB] [--no-pathological] [--perf]
 #
 # Single-thread encode throughput of gpt2, cl100k_base and o200k_base on English (the first
-# EN_MB/2 MB of data/corpus/brown.txt followed by the first EN_MB/2 MB of web.txt; default 6 MB in
+# EN_MB/2 MB of data/bench/corpus/brown.txt followed by the first EN_MB/2 MB of web.txt; default 6 MB in
 # all) and Japanese (the first JA_MB MB of manpages_ja.txt; default 2 MB), each cut at a line end.
 #   manabi:   build/bench_tokenizer_encode: tok_encode over the whole text, ordinary text (no
 #             specials), a fresh id array each run;
@@ -28,7 +28,7 @@
 # each sample of the timed encodes to PCRE2 (the regex split), the hash lookups (bpe_lookup:
 # hashing, probing, comparing bytes), the BPE merge loop (bpe_encode_piece) or the rest.
 #
-# Needs the corpus (scripts/fetch_corpus.sh); fetches the rank files and npm tiktoken itself
+# Builds its text with bench/corpus_text.sh; fetches the rank files and npm tiktoken itself
 # (scripts/fetch_tiktoken.sh).  Nothing here asserts a speed: it measures and prints.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,7 +45,7 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 export LC_ALL=C.UTF-8
-corpus=data/corpus
+corpus=$(bench/corpus_text.sh)
 for s in brown web manpages_ja; do
     [[ -s $corpus/$s.txt ]] || { echo "bench/tokenizer.sh: $corpus/$s.txt missing: run scripts/fetch_corpus.sh" >&2; exit 1; }
 done

@@ -5,7 +5,7 @@
 #   bench/tokenizer_train.sh [--runs N] [--skip-bytes-per-token]
 #
 # 1. Training, one thread, vocabulary 30000, on about 7 MB of text: the first 1 MB of each of
-#    brown, web, fortunes and jargon and the first 3 MB of manpages_ja (data/corpus, each cut at
+#    brown, web, fortunes and jargon and the first 3 MB of manpages_ja (data/bench/corpus, each cut at
 #    a line end), concatenated into one temp file.
 #      manabi:       build/manabi tokenizer train --threads 1 --vocab-size 30000 --pattern o200k
 #                    (30000 = 256 bytes + 29739 merges + 5 special tokens)
@@ -23,11 +23,11 @@
 # 2. Bytes per token on held-out text: the last ~10% of brown.txt and of manpages_ja.txt (from
 #    the first document boundary after 90% of the file; separator lines dropped), for
 #      o200k_base (tiktoken's ranks, encoded by manabi, which is tiktoken-exact),
-#      manabi 32k:  vocabulary 32768 trained (all cores) on the default corpus data/corpus/*.txt
+#      manabi 32k:  vocabulary 32768 trained (all cores) on the default corpus data/bench/corpus/*.txt
 #                   with the held-out tails of brown and manpages_ja removed, pattern o200k,
 #      and the two 30k tokenizers of step 1 (their 7 MB never reaches those tails).
 #
-# Needs the corpus (scripts/fetch_corpus.sh); fetches o200k_base (scripts/fetch_tiktoken.sh) and
+# Builds its text with bench/corpus_text.sh; fetches o200k_base (scripts/fetch_tiktoken.sh) and
 # the npm package itself.  Nothing here asserts a speed: it measures and prints.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,7 +42,7 @@ while [[ $# -gt 0 ]]; do
 done
 export LC_ALL=C.UTF-8
 die() { echo "bench/tokenizer_train.sh: $*" >&2; exit 1; }
-corpus=data/corpus
+corpus=$(bench/corpus_text.sh)
 sources=(brown web fortunes jargon manpages_ja)
 for s in "${sources[@]}"; do
     [[ -s $corpus/$s.txt ]] || die "$corpus/$s.txt missing: run scripts/fetch_corpus.sh"
@@ -133,7 +133,7 @@ if [[ $bpt -eq 1 ]]; then
     echo
     echo "bytes per token on held-out text: English = last $(held_mb "$tmp/held_en.txt") MB of brown.txt," \
          "Japanese = last $(held_mb "$tmp/held_ja.txt") MB of manpages_ja.txt"
-    echo "(manabi 32k: trained in ${t32} s on all cores, on data/corpus/*.txt less those tails," \
+    echo "(manabi 32k: trained in ${t32} s on all cores, on data/bench/corpus/*.txt less those tails," \
          "$(awk '{ s += $1 } END { printf "%.1f", s / 1e6 }' < <(stat -c %s "${files[@]}")) MB)"
     printf '%-30s %9s %9s\n' tokenizer English Japanese
     bpt_manabi() {  # TOKENIZER NAME

@@ -108,8 +108,11 @@ static void xml_quiet_s(void *ctx, xmlErrorPtr err) { (void)ctx, (void)err; }
 
 static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
 
+static void sort_tags(void);
+
 static void xml_init(void) {
     xmlInitParser();
+    sort_tags();
     // Defaults for threads that touch libxml2 later; each thread's own copy is set in ex_text.
     xmlThrDefSetGenericErrorFunc(NULL, xml_quiet);
     xmlThrDefSetStructuredErrorFunc(NULL, xml_quiet_s);
@@ -147,9 +150,27 @@ static const struct {
     {"dir", K_LINE},       {"frameset", K_LINE},   {"noframes", K_LINE},  {"option", K_DROP},
 };
 
+// tags[] sorted by name once (ex_global_init), so tag_kind is a binary search: it runs for
+// every element of every page.
+enum { N_TAGS = sizeof tags / sizeof tags[0] };
+static int tag_order[N_TAGS];
+
+static int cmp_tag(const void *a, const void *b) { return strcmp(tags[*(const int *)a].name, tags[*(const int *)b].name); }
+
+static void sort_tags(void) {
+    for (int i = 0; i < N_TAGS; i++) tag_order[i] = i;
+    qsort(tag_order, N_TAGS, sizeof *tag_order, cmp_tag);
+}
+
 static int tag_kind(const char *name) {
-    for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++)
-        if (strcmp(tags[i].name, name) == 0) return tags[i].kind;
+    size_t lo = 0, hi = N_TAGS;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(tags[tag_order[mid]].name, name);
+        if (c == 0) return tags[tag_order[mid]].kind;
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
     return K_INLINE;
 }
 
