@@ -120,10 +120,10 @@ jargon_docs() {  # Jargon File: one document per lexicon entry / per chapter or 
 }
 
 # Japanese man pages and HTML manuals are not converted here: `manabi data` reads them as they
-# are installed (groff renders the pages, libxml2 parses the HTML).  These write the sorted list
+# are installed (mandoc renders the pages, libxml2 parses the HTML).  These write the sorted list
 # of files instead, one path per line.
 manpages_ja_list() {  # every real page (symlinks are aliases of other pages)
-  need_pkgs manpages-ja manpages-ja-dev groff-base
+  need_pkgs manpages-ja manpages-ja-dev mandoc
   find /usr/share/man/ja -type f -name '*.gz' | sort | awk -v n="$MAX_PAGES" 'n == 0 || NR <= n'
 }
 

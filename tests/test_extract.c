@@ -1,7 +1,7 @@
 // Tests for data/extract: HTML boilerplate removal, block structure, whitespace, <pre>,
 // entities, broken markup, encodings (meta, HTTP hint, fallbacks), threads; man pages through
-// groff (English, Japanese, tables, .so stubs, a missing groff); a WARC read end to end.
-// The man page tests need groff (Debian groff-base, installed by scripts/install_deps.sh):
+// mandoc (English, Japanese, tables, .so stubs, a missing mandoc); a WARC read end to end.
+// The man page tests need mandoc (Debian mandoc, installed by scripts/install_deps.sh):
 // without it they fail with the error that names the package.
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,7 +204,7 @@ static const char man_en[] =
     ".B mtool\n"
     "[\\fIOPTION\\fR]... [\\fIFILE\\fR]...\n"
     ".SH DESCRIPTION\n"
-    "This first paragraph is long enough that groff would wrap it at eighty columns,\n"
+    "This first paragraph is long enough that a formatter would wrap it at eighty columns,\n"
     "but with a very long line length it stays on one line in the output, which is what a\n"
     "training corpus wants.\n"
     ".PP\n"
@@ -234,7 +234,7 @@ TEST(extract_man_english) {
     const char *lines[] = {
         "NAME", "mtool - test the manual renderer", "SYNOPSIS", "mtool [OPTION]... [FILE]...",
         "DESCRIPTION",
-        "This first paragraph is long enough that groff would wrap it at eighty columns, but with "
+        "This first paragraph is long enough that a formatter would wrap it at eighty columns, but with "
         "a very long line length it stays on one line in the output, which is what a training "
         "corpus wants.",
         "Second paragraph with bold and italic words.", "-v, --verbose", "print more", "TABLE",
@@ -266,7 +266,7 @@ TEST(extract_man_japanese) {
     if (!t) return;
     CHECK_MSG(has_line(t, "名前") && has_line(t, "jtool - ファイルの一覧を表示する") && has_line(t, "説明"),
               "%s", t);
-    // The source lines join without the space groff puts between CJK characters; the space
+    // The source lines join without the space the formatter puts between CJK characters; the space
     // next to Latin letters stays.
     CHECK_MSG(has_line(t, "各ファイルの情報を表示する。オプションが指定されない場合はアルファベット順に並べる。"
                           " -l で長い形式（ＦＵＬＬ）になる。"),
@@ -308,25 +308,25 @@ TEST(extract_man_threads) {
     free(want);
 }
 
-TEST(extract_man_no_groff) {
+TEST(extract_man_no_mandoc) {
     const char *old = getenv("PATH");
     char *saved = old ? strdup(old) : NULL;
-    setenv("PATH", test_tmpdir(), 1);  // a directory without groff
+    setenv("PATH", test_tmpdir(), 1);  // a directory without mandoc
     char *out = (char *)1;
     size_t n;
     err_t e = {{0}};
     int k = ex_text(RD_MAN, man_en, sizeof man_en - 1, NULL, &out, &n, &e);
-    // A .so stub does not run groff at all.
+    // A .so stub does not run mandoc at all.
     char *stub = NULL;
     size_t sn = 1;
     err_t e2 = {{0}};
     int ks = ex_text(RD_MAN, ".so man1/x.1\n", 13, NULL, &stub, &sn, &e2);
-    CHECK_MSG(ks == 0 && stub && sn == 0, "stub without groff: %s", e2.msg);
+    CHECK_MSG(ks == 0 && stub && sn == 0, "stub without mandoc: %s", e2.msg);
     free(stub);
     if (saved) setenv("PATH", saved, 1);
     else unsetenv("PATH");
     free(saved);
-    CHECK_MSG(k == -1 && out == NULL && strstr(e.msg, "groff") && strstr(e.msg, "groff-base"), "%s", e.msg);
+    CHECK_MSG(k == -1 && out == NULL && strstr(e.msg, "mandoc") && strstr(e.msg, "Debian package mandoc"), "%s", e.msg);
 }
 
 // ---- end to end: a WARC read and extracted ---------------------------------------------------

@@ -1,7 +1,7 @@
 // extract: see extract.h.  HTML: the page is decoded to UTF-8 here (iconv), libxml2 parses
 // it, an iterative tree walk feeds a small line builder (pending space / line break / cell
 // tab, flushed before the next visible character).
-// Man pages: a groff child fed through a socket (send with MSG_NOSIGNAL: a groff that dies
+// Man pages: a mandoc child fed through a socket (send with MSG_NOSIGNAL: a mandoc that dies
 // early cannot SIGPIPE the caller) and read through two pipes, all in one poll loop, so no
 // helper thread and no temporary file; then header, footer, overstrikes and CJK spaces go.
 #include "data/extract.h"
@@ -521,30 +521,13 @@ static int man_is_stub(const char *s, size_t n) {
     return 1;
 }
 
-// The source with ".ll 78n" before each .TS and ".ll 6000n" after each .TE: tables at the
-// usual width, paragraphs on one line.
-static void man_prepare(buf_t *b, const char *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        size_t j = i;
-        while (j < n && s[j] != '\n') j++;
-        int ts = j - i >= 3 && !memcmp(s + i, ".TS", 3);
-        int te = j - i >= 3 && !memcmp(s + i, ".TE", 3);
-        if (ts) put(b, ".ll 78n\n", 8);
-        put(b, s + i, j - i);
-        putc1(b, '\n');
-        if (te) put(b, ".ll 6000n\n", 10);
-        i = j + 1;
-    }
-}
-
 static double now_s(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + t.tv_nsec / 1e9;
 }
 
-// The environment for groff: ours with LC_ALL=C.UTF-8.  Returns a malloc'd array (the strings
+// The environment for mandoc: ours with LC_ALL=C.UTF-8.  Returns a malloc'd array (the strings
 // are environ's) or NULL when out of memory.
 static char **child_env(void) {
     size_t n = 0;
@@ -564,16 +547,15 @@ static void close_fd(int *fd) {
     *fd = -1;
 }
 
-// Runs groff on in[0..n) with the output into out.  Returns 0 or -1 with e filled.
-static int run_groff(const char *in, size_t n, buf_t *out, err_t *e) {
-    static char *const argv[] = {"groff", "-Kutf-8", "-mja", "-man", "-t", "-Tutf8", "-P-cbou",
-                                 "-rLL=6000n", NULL};
+// Runs mandoc on in[0..n) with the output into out.  Returns 0 or -1 with e filled.
+static int run_mandoc(const char *in, size_t n, buf_t *out, err_t *e) {
+    static char *const argv[] = {"mandoc", "-K", "utf-8", "-T", "utf8", "-O", "width=1000", NULL};
     int sv[2] = {-1, -1}, po[2] = {-1, -1}, pe[2] = {-1, -1};
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0 || pipe2(po, O_CLOEXEC) != 0 ||
         pipe2(pe, O_CLOEXEC) != 0) {
         int er = errno;
         for (int i = 0; i < 2; i++) close_fd(&sv[i]), close_fd(&po[i]), close_fd(&pe[i]);
-        return err_set(e, "groff: cannot create pipes: %s", strerror(er));
+        return err_set(e, "mandoc: cannot create pipes: %s", strerror(er));
     }
     char **envp = child_env();
     posix_spawn_file_actions_t fa;
@@ -583,7 +565,7 @@ static int run_groff(const char *in, size_t n, buf_t *out, err_t *e) {
         posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
         posix_spawn_file_actions_adddup2(&fa, po[1], 1);
         posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
-        rc = posix_spawnp(&pid, "groff", &fa, NULL, argv, envp);
+        rc = posix_spawnp(&pid, "mandoc", &fa, NULL, argv, envp);
         posix_spawn_file_actions_destroy(&fa);
     }
     free(envp);
@@ -595,9 +577,9 @@ static int run_groff(const char *in, size_t n, buf_t *out, err_t *e) {
         close_fd(&po[0]);
         close_fd(&pe[0]);
         if (rc == ENOENT)
-            return err_set(e, "groff not found on PATH: install the Debian package groff-base "
+            return err_set(e, "mandoc not found on PATH: install the Debian package mandoc "
                               "(scripts/install_deps.sh) to read man pages");
-        return err_set(e, "cannot run groff: %s", strerror(rc));
+        return err_set(e, "cannot run mandoc: %s", strerror(rc));
     }
     fcntl(sv[0], F_SETFL, O_NONBLOCK);
     fcntl(po[0], F_SETFL, O_NONBLOCK);
@@ -625,7 +607,7 @@ static int run_groff(const char *in, size_t n, buf_t *out, err_t *e) {
             ssize_t w = send(sv[0], in + off, m, MSG_NOSIGNAL | MSG_DONTWAIT);
             if (w > 0) off += (size_t)w;
             if ((w < 0 && errno != EAGAIN && errno != EINTR) || off == n)
-                close_fd(&sv[0]);  // all written (EOF for groff), or groff stopped reading
+                close_fd(&sv[0]);  // all written (EOF for mandoc), or mandoc stopped reading
         }
         if (po[0] >= 0 && (p[1].revents & (POLLIN | POLLERR | POLLHUP))) {
             char tmp[65536];
@@ -657,16 +639,18 @@ static int run_groff(const char *in, size_t n, buf_t *out, err_t *e) {
     while ((w = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
     }
     if (why && !strcmp(why, "timeout"))
-        return err_set(e, "groff did not finish within %d seconds (a runaway macro?)", EX_MAN_TIMEOUT_S);
-    if (why) return err_set(e, "groff %s", why);
-    if (w == pid && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+        return err_set(e, "mandoc did not finish within %d seconds (a runaway macro?)", EX_MAN_TIMEOUT_S);
+    if (why) return err_set(e, "mandoc %s", why);
+    // mandoc's exit status 2-4 reports warnings, errors it recovered from and unsupported
+    // requests, with the page rendered all the same; 5 and above mean no output.
+    if (w == pid && !(WIFEXITED(status) && WEXITSTATUS(status) <= 4)) {
         err[err_n] = '\0';
         char *nl = strchr(err, '\n');
         if (nl) *nl = '\0';
         if (WIFEXITED(status))
-            return err_set(e, "groff failed (exit status %d)%s%s", WEXITSTATUS(status),
+            return err_set(e, "mandoc failed (exit status %d)%s%s", WEXITSTATUS(status),
                            err_n ? ": " : "", err);
-        return err_set(e, "groff killed by signal %d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+        return err_set(e, "mandoc killed by signal %d", WIFSIGNALED(status) ? WTERMSIG(status) : 0);
     }
     return 0;
 }
@@ -690,7 +674,7 @@ static size_t utf8_dec(const unsigned char *s, size_t n, long *cp) {
 }
 
 // Han, hiragana, katakana, CJK symbols and punctuation, full-width forms: the characters
-// between which groff's joined source lines leave a space that Japanese does not have.
+// between which the formatter's joined source lines leave a space that Japanese does not have.
 static int is_cjk(long c) {
     return (c >= 0x2E80 && c <= 0x2FDF) || (c >= 0x3000 && c <= 0x30FF) ||
            (c >= 0x31F0 && c <= 0x31FF) || (c >= 0x3400 && c <= 0x4DBF) ||
@@ -699,7 +683,7 @@ static int is_cjk(long c) {
            (c >= 0x1B000 && c <= 0x1B16F) || (c >= 0x20000 && c <= 0x3134F);
 }
 
-// groff's output -> the text: overstrikes undone, header and footer lines dropped, spaces
+// mandoc's output -> the text: overstrikes undone, header and footer lines dropped, spaces
 // between CJK characters removed, then tidied.
 static void man_post(buf_t *g, buf_t *t) {
     // Overstrikes ("_\bx", "x\bx"): a backspace deletes the character before it.
@@ -715,7 +699,7 @@ static void man_post(buf_t *g, buf_t *t) {
         g->p[o++] = g->p[i];
     }
     g->n = o;
-    // The first and the last non-blank lines: groff's page header and footer.
+    // The first and the last non-blank lines: the page header and footer.
     size_t first_s = g->n, first_e = g->n, last_s = g->n, last_e = g->n;
     for (size_t i = 0; i < g->n;) {
         size_t j = i;
@@ -752,14 +736,8 @@ static void man_post(buf_t *g, buf_t *t) {
 static int man_text(const char *raw, size_t len, char **out, size_t *out_len, err_t *e) {
     buf_t t = {0};
     if (man_is_stub(raw, len)) return buf_give(&t, out, out_len, e, "man page");
-    buf_t src = {0}, g = {0};
-    man_prepare(&src, raw, len);
-    if (src.oom) {
-        free(src.p);
-        return err_set(e, "man page: out of memory");
-    }
-    int rc = run_groff(src.p, src.n, &g, e);
-    free(src.p);
+    buf_t g = {0};
+    int rc = run_mandoc(raw, len, &g, e);
     if (rc != 0) {
         free(g.p);
         return -1;

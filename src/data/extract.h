@@ -39,22 +39,23 @@
 //    most one blank line in a row, none at the start or end.
 //
 // Man pages (roff source, as stored in /usr/share/man after decompression): rendered by running
-//     groff -Kutf-8 -mja -man -t -Tutf8 -P-cbou -rLL=6000n
-// with LC_ALL=C.UTF-8 (-mja: Japanese line breaking, harmless for English pages; -t: tbl;
-// LL=6000n: one output line per paragraph, no justification; tables are laid out at 78
-// columns by a ".ll 78n" before each .TS and ".ll 6000n" after each .TE).  Then the first and
-// the last non-blank lines (groff's header and footer: "LS(1) ... LS(1)") are removed,
-// backspace overstrikes undone, the space groff puts between two CJK characters (Han,
-// hiragana, katakana, CJK punctuation U+3000-303F, full-width forms U+FF01-FF60) removed,
-// leading and trailing whitespace of each line removed (groff's 7-column indent is noise in
-// a corpus), and blank lines collapsed as for HTML.  A ".so" stub (nothing but .so lines,
-// comments and blank lines) gives an empty text without running groff.  groff (Debian
-// package groff-base) must be on PATH.  Cost: one groff run is five processes (groff, preconv,
-// tbl, troff, grotty) and loading the macros, about 15 ms of wall time for a tiny page; 18 ms
-// a page on average over 200 pages of /usr/share/man/man1, 100 ms for bash(1); so spread man
-// pages over threads.  groff runs in its default safe mode (no .sy, no .pso).  A page groff
-// has not finished within EX_MAN_TIMEOUT_S seconds, or whose output exceeds EX_MAN_MAX_OUT
-// bytes, is an error (the child is killed).
+//     mandoc -K utf-8 -T utf8 -O width=1000
+// with LC_ALL=C.UTF-8.  mandoc (Debian package mandoc) is the man page formatter of OpenBSD,
+// FreeBSD and macOS: one small C process that parses man(7), mdoc(7), tbl and eqn, about 3 ms
+// a page where groff takes 15-20 ms (five processes: groff, preconv, tbl, troff, grotty), which
+// made man pages 85% of the pipeline's time on the default corpus.  1000 columns is mandoc's
+// widest: a paragraph of more than 1000 columns (rare in man pages; Japanese, which has no
+// spaces to break at, is never broken) wraps onto a second line.  Then the first and the
+// last non-blank lines (the header and footer: "LS(1) ... LS(1)") are removed, backspace
+// overstrikes undone, the space the formatter puts between two CJK characters where the
+// source broke a Japanese line (Han, hiragana, katakana, CJK punctuation U+3000-303F,
+// full-width forms U+FF01-FF60) removed, leading and trailing whitespace of each line removed
+// (the 7-column indent is noise in a corpus), and blank lines collapsed as for HTML.  A ".so"
+// stub (nothing but .so lines, comments and blank lines) gives an empty text without running
+// mandoc.  mandoc has no request that runs a command or reads another file.  Its exit status
+// 2-4 (warnings, recovered errors, unsupported requests) still comes with the page; 5 and
+// above are errors.  A page mandoc has not finished within EX_MAN_TIMEOUT_S seconds, or whose
+// output exceeds EX_MAN_MAX_OUT bytes, is an error (the child is killed).
 #ifndef MANABI_DATA_EXTRACT_H
 #define MANABI_DATA_EXTRACT_H
 
@@ -74,7 +75,7 @@ void ex_global_init(void);
 // The text of raw[0..len) of kind m (RD_PLAIN: a copy; RD_HTML; RD_MAN).  charset: NULL, or
 // an encoding label for HTML (ignored for the others).  Returns 0 with *out a malloc'd
 // NUL-terminated UTF-8 string of *out_len bytes that the caller frees (possibly empty: a page
-// of navigation only, a .so stub), or -1 with *out NULL and e filled (out of memory; groff
+// of navigation only, a .so stub), or -1 with *out NULL and e filled (out of memory; mandoc
 // missing, failing, or too slow; an unknown markup value).  Thread-safe: no shared state
 // beyond libxml2's, which is initialised once.
 int ex_text(rd_markup_t m, const char *raw, size_t len, const char *charset, char **out,
