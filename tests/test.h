@@ -17,6 +17,15 @@ const char *test_path(const char *name);
 // Writes n bytes to path; 0 on success, -1 on failure.
 int test_write_file(const char *path, const void *p, size_t n);
 
+// A growable, NUL-terminated byte buffer for building inputs; start from {0}, free(b.p).
+// Aborts when out of memory (a test cannot go on without its input).
+typedef struct sb {
+    char *p;
+    size_t n, cap;
+} sb_t;
+void sb_add(sb_t *b, const char *s, size_t n);
+void sb_str(sb_t *b, const char *s);
+
 #define TEST(name)                                                                     \
     static void name(void);                                                            \
     __attribute__((constructor)) static void register_##name(void) {                   \

@@ -10,24 +10,6 @@
 #include "data/minhash.h"
 #include "test.h"
 
-// ---- a growable byte buffer ----
-
-typedef struct sb {
-    char *p;
-    size_t n, cap;
-} sb_t;
-
-static void sb_add(sb_t *b, const char *s, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        b->cap = (b->n + n + 1) * 2;
-        b->p = realloc(b->p, b->cap);
-        if (!b->p) abort();
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
-}
-
 static void sb_cp(sb_t *b, uint32_t c) {  // UTF-8 encode
     char u[4];
     size_t n;

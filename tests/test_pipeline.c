@@ -19,25 +19,6 @@
 #include "data/pipeline.h"
 #include "test.h"
 
-// ---- text buffers ----
-
-typedef struct sb {
-    char *p;
-    size_t n, cap;
-} sb_t;
-
-static void sb_add(sb_t *b, const char *s, size_t n) {
-    if (b->n + n + 1 > b->cap) {
-        b->cap = (b->n + n + 1) * 2;
-        b->p = realloc(b->p, b->cap);
-        if (!b->p) abort();
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = 0;
-}
-static void sb_str(sb_t *b, const char *s) { sb_add(b, s, strlen(s)); }
-
 // ---- documents ----
 
 static const char *const EN_WORDS[] = {

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "core/utf8.h"
+
 // ---------------------------------------------------------------------------------------------
 // Defaults and names
 
@@ -132,24 +134,6 @@ const char *qf_rule_name(qf_rule_t r) {
 // ---------------------------------------------------------------------------------------------
 // UTF-8 and character classes
 
-// Decodes the code point at s[*i] and advances *i.  Any malformed, overlong or truncated
-// sequence is U+FFFD and consumes one byte, so every byte is visited.
-static uint32_t u8_next(const unsigned char *s, size_t len, size_t *i) {
-    uint32_t b = s[*i];
-    if (b < 0x80) { (*i)++; return b; }
-    int n = b >= 0xF0 && b < 0xF5 ? 3 : b >= 0xE0 && b < 0xF0 ? 2 : b >= 0xC2 && b < 0xE0 ? 1 : -1;
-    if (n < 0 || *i + (size_t)n >= len) { (*i)++; return 0xFFFD; }
-    uint32_t cp = b & (0x3F >> n);
-    for (int k = 1; k <= n; k++) {
-        uint32_t cb = s[*i + k];
-        if ((cb & 0xC0) != 0x80) { (*i)++; return 0xFFFD; }
-        cp = cp << 6 | (cb & 0x3F);
-    }
-    static const uint32_t min_cp[4] = {0, 0x80, 0x800, 0x10000};
-    if (cp < min_cp[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) { (*i)++; return 0xFFFD; }
-    *i += (size_t)n + 1;
-    return cp;
-}
 
 static int is_space(uint32_t cp) {
     return cp == ' ' || (cp >= '\t' && cp <= '\r') || cp == 0xA0 || cp == 0x3000 ||
@@ -176,7 +160,7 @@ static int is_kanji(uint32_t cp) {
 
 static size_t count_chars(const char *s, size_t len) {
     size_t n = 0;
-    for (size_t i = 0; i < len; n++) u8_next((const unsigned char *)s, len, &i);
+    for (size_t i = 0; i < len; n++) utf8_next((const unsigned char *)s, len, &i);
     return n;
 }
 
@@ -351,7 +335,7 @@ static int next_word(const char *t, size_t len, size_t *pos, word_t *w) {
             continue;
         }
         size_t j = i;
-        if (!is_space(u8_next(s, len, &j))) break;
+        if (!is_space(utf8_next(s, len, &j))) break;
         i = j;
     }
     w->b = i, w->chars = 0, w->alpha = 0;
@@ -362,7 +346,7 @@ static int next_word(const char *t, size_t len, size_t *pos, word_t *w) {
             continue;
         }
         size_t j = i;
-        uint32_t cp = u8_next(s, len, &j);
+        uint32_t cp = utf8_next(s, len, &j);
         if (is_space(cp)) break;
         w->chars++, w->alpha |= is_alpha(cp), i = j;
     }
@@ -583,7 +567,7 @@ qf_result_t qf_check_ja(const qf_config_t *c, const char *text, size_t len) {
     const unsigned char *s = (const unsigned char *)text;
     size_t nsp = 0, hira = 0, kata = 0, kanji = 0, sent_chars = 0, sentences = 0, in_sentence = 0;
     for (size_t i = 0; i < len;) {
-        uint32_t cp = u8_next(s, len, &i);
+        uint32_t cp = utf8_next(s, len, &i);
         if (is_ja_stop(cp)) {
             sentences += in_sentence, in_sentence = 0;
             if (cp != '\n') nsp++;
@@ -609,7 +593,7 @@ qf_result_t qf_check_ja(const qf_config_t *c, const char *text, size_t len) {
         if (htab_init(&h, nsp) != 0 || !cps) return htab_free(&h), free(cps), OOM;
         size_t k = 0;
         for (size_t i = 0; i < len;) {
-            uint32_t cp = u8_next(s, len, &i);
+            uint32_t cp = utf8_next(s, len, &i);
             if (!is_space(cp)) cps[k++] = cp + 1;
         }
         // A rolling polynomial hash of each n-gram (odd 64-bit base, mod 2^64), then mixed:

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/utf8.h"
+
 // ---------------------------------------------------------------------------------------------
 // The word model's languages and their lists (lower case, space-separated).  Each list is ours:
 // the most frequent function words of the language (articles, pronouns, prepositions,
@@ -203,24 +205,6 @@ static uint32_t table_find(const li_t *m, const char *w, size_t n) {
 // ---------------------------------------------------------------------------------------------
 // UTF-8, scripts, lower case
 
-// Decodes the code point at s[*i] and advances *i; a malformed, overlong or truncated sequence
-// is returned as 0xFFFD and consumes one byte.
-static uint32_t u8_next(const unsigned char *s, size_t len, size_t *i) {
-    uint32_t b = s[*i];
-    if (b < 0x80) { (*i)++; return b; }
-    int n = b >= 0xF0 && b < 0xF5 ? 3 : b >= 0xE0 && b < 0xF0 ? 2 : b >= 0xC2 && b < 0xE0 ? 1 : -1;
-    if (n < 0 || *i + (size_t)n >= len) { (*i)++; return 0xFFFD; }
-    uint32_t cp = b & (0x3F >> n);
-    for (int k = 1; k <= n; k++) {
-        uint32_t cb = s[*i + k];
-        if ((cb & 0xC0) != 0x80) { (*i)++; return 0xFFFD; }
-        cp = cp << 6 | (cb & 0x3F);
-    }
-    static const uint32_t min_cp[4] = {0, 0x80, 0x800, 0x10000};
-    if (cp < min_cp[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) { (*i)++; return 0xFFFD; }
-    *i += (size_t)n + 1;
-    return cp;
-}
 
 static size_t u8_put(char *out, uint32_t cp) {
     if (cp < 0x80) { out[0] = (char)cp; return 1; }
@@ -337,7 +321,7 @@ int li_init(li_t **out, err_t *e) {
         const unsigned char *h = (const unsigned char *)LANGS[l].hints;
         size_t n = strlen(LANGS[l].hints);
         for (size_t i = 0; i < n;) {
-            uint32_t cp = u8_next(h, n, &i);
+            uint32_t cp = utf8_next(h, n, &i);
             if (cp >= 0xC0 && cp < 0x250) m->hint_latin[cp] |= bit;
             else if (cp >= 0x400 && cp < 0x500) m->hint_cyr[cp - 0x400] |= bit;
         }
@@ -381,7 +365,7 @@ static void count_scripts(const unsigned char *s, size_t len, size_t count[LI_NU
             i++;
             continue;
         }
-        count[script_of(u8_next(s, len, &i))]++;
+        count[script_of(utf8_next(s, len, &i))]++;
     }
 }
 
@@ -392,7 +376,7 @@ static int is_ur_letter(uint32_t cp) { return cp == 0x0679 || cp == 0x0688 || cp
 static const char *arabic_lang(const unsigned char *s, size_t len, size_t arab) {
     size_t fa = 0, ur = 0;
     for (size_t i = 0; i < len;) {
-        uint32_t cp = u8_next(s, len, &i);
+        uint32_t cp = utf8_next(s, len, &i);
         fa += (size_t)is_fa_letter(cp), ur += (size_t)is_ur_letter(cp);
     }
     if (ur * 50 >= arab && ur > 0) return "ur";
@@ -430,7 +414,7 @@ static void score_words(const li_t *m, const unsigned char *s, size_t len, doubl
                 cp = s[i++];
                 sc = (cp | 0x20) - 'a' < 26 ? LI_LATN : LI_NONE;
             } else {
-                cp = u8_next(s, len, &i);
+                cp = utf8_next(s, len, &i);
                 sc = script_of(cp);
             }
         } else {
