@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <utf8proc.h>
+
 #include "data/normalize.h"
 #include "test.h"
 
@@ -200,4 +202,43 @@ TEST(normalize_pii_mixed) {
     CHECK(st.emails == 1 && st.ipv4 == 1 && st.ipv6 == 1);
     PII("user@192.168.1.1", "user@<IP>");                       // not an e-mail, still an IP
     PII("::1 ::1 ::1 ::1", "<IP> <IP> <IP> <IP>");              // growth within TN_SCRUB_CAP
+}
+
+// The fast path: text made only of the code points tn_normalize treats as NFC-inert must be
+// exactly what utf8proc's NFC makes of it (the oracle), and a decomposable or combining code
+// point next to them must still be normalised.
+TEST(normalize_nfc_fast_path_matches_utf8proc) {
+    static const int32_t ranges[][2] = {{0x21, 0x7E},     {0xA1, 0xFF},     {0x2010, 0x205E}, {0x3001, 0x3029},
+                                        {0x3030, 0x303F}, {0x3041, 0x3096}, {0x309B, 0x30FF}, {0x4E00, 0x9FFF},
+                                        {0xFF01, 0xFF9F}};
+    sb_t b = {0};
+    for (size_t r = 0; r < sizeof ranges / sizeof *ranges; r++)
+        for (int32_t cp = ranges[r][0]; cp <= ranges[r][1]; cp++) {
+            if (cp == 0x2028 || cp == 0x2029 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x202F || cp == 0x205F)
+                continue;  // whitespace and line separators: tidied, not part of this check
+            utf8proc_uint8_t u[4];
+            sb_add(&b, (const char *)u, (size_t)utf8proc_encode_char(cp, u));
+        }
+    utf8proc_uint8_t *want = utf8proc_NFC((const utf8proc_uint8_t *)b.p);
+    tn_config_t c;
+    tn_config_default(&c);
+    char *got = NULL;
+    size_t n = 0;
+    err_t e = {{0}};
+    CHECK(tn_normalize(&c, b.p, b.n, &got, &n, NULL, &e) == TN_OK);
+    CHECK_MSG(want && got && strcmp((const char *)want, b.p) == 0, "utf8proc's NFC changes the inert set");
+    CHECK_MSG(got && n == b.n && memcmp(got, b.p, n) == 0, "the fast path changed inert text");
+    free(want), free(got);
+    // Outside the set: a compatibility ideograph (U+F900 -> U+8C48) and e + U+0301 -> U+00E9
+    // still normalise among inert text.
+    const char *cases[][2] = {{"\xe6\x97\xa5\xe6\x9c\xac \xef\xa4\x80", "\xe6\x97\xa5\xe6\x9c\xac \xe8\xb1\x88"},
+                              {"\xe3\x81\x8b\xe3\x82\x99", "\xe3\x81\x8c"},  // か + U+3099 -> が
+                              {"caf\xc3\xa9 e\xcc\x81", "caf\xc3\xa9 \xc3\xa9"},
+                              {"a\xe2\x80\x80x", "a\xe2\x80\x82x"}};  // U+2000 -> U+2002 (a lone space: kept)
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        CHECK(tn_normalize(&c, cases[k][0], strlen(cases[k][0]), &got, &n, NULL, &e) == TN_OK);
+        CHECK_MSG(got && strcmp(got, cases[k][1]) == 0, "case %zu: got '%s'", k, got ? got : "");
+        free(got);
+    }
+    free(b.p);
 }

@@ -96,6 +96,34 @@ static size_t tidy_space(const unsigned char *s, size_t n, char *out, tn_stats_t
     return o;
 }
 
+// 1 when every code point of the (valid UTF-8) text is one NFC maps to itself whatever
+// surrounds it: no canonical decomposition, not a combining mark, not a Hangul jamo.  The
+// ranges are a conservative subset: ASCII; Latin-1 U+00A0-00FF (precomposed letters are
+// stable when no combining mark follows, and none can: marks are not in the set); general
+// punctuation U+2010-205E (U+2000-2001 decompose); CJK symbols U+3000-3029 and U+3030-303F
+// (U+302A-302F are combining); hiragana U+3041-3096 and U+309B-309F (U+3099-309A are the
+// combining voicing marks); katakana U+30A0-30FF (the voiced ones decompose to base + U+3099
+// and recompose to themselves); CJK unified ideographs U+4E00-9FFF (not the compatibility
+// ideographs U+F900-FAFF, which NFC replaces); full-width forms U+FF01-FF60 and half-width
+// katakana U+FF61-FF9F (compatibility decompositions only, which NFC does not apply).
+static int nfc_inert(const unsigned char *s, size_t n) {
+    for (size_t i = 0; i < n;) {
+        unsigned char b = s[i];
+        if (b < 0x80) {
+            i++;
+            continue;
+        }
+        int32_t cp;
+        i += utf8_decode(s + i, &cp);
+        if ((cp >= 0xA0 && cp <= 0xFF) || (cp >= 0x2010 && cp <= 0x205E) || (cp >= 0x3000 && cp <= 0x3029) ||
+            (cp >= 0x3030 && cp <= 0x303F) || (cp >= 0x3041 && cp <= 0x3096) || (cp >= 0x309B && cp <= 0x30FF) ||
+            (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0xFF01 && cp <= 0xFF9F))
+            continue;
+        return 0;
+    }
+    return 1;
+}
+
 int tn_normalize(const tn_config_t *c, const char *in, size_t len, char **out, size_t *out_len,
                  tn_stats_t *st, err_t *e) {
     tn_stats_t dummy;
@@ -130,12 +158,13 @@ int tn_normalize(const tn_config_t *c, const char *in, size_t len, char **out, s
     }
 
     // 2. NFC or NFKC.  utf8proc_map wants a non-NULL pointer even for empty input.
-    //    ASCII is already in every normal form, so all-ASCII text skips utf8proc (most English).
+    //    Text made only of code points that NFC leaves alone and that nothing composes with
+    //    (see nfc_inert: ASCII, Latin-1, kana, CJK ideographs and punctuation, full-width
+    //    forms; no combining mark anywhere) is already NFC, so it skips utf8proc: most English
+    //    and Japanese.  NFKC folds some of those, so it always runs utf8proc.
     utf8proc_uint8_t *nf = NULL;
     utf8proc_ssize_t nlen;
-    unsigned char high = 0;
-    for (size_t i = 0; i < flen; i++) high |= s[i];
-    if (high < 0x80) {
+    if (c->form == TN_NFC && nfc_inert(s, flen)) {
         nlen = (utf8proc_ssize_t)flen;
         if ((nf = malloc(flen + 1))) memcpy(nf, s, flen), nf[flen] = 0;
         else nlen = UTF8PROC_ERROR_NOMEM;
