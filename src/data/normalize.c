@@ -166,8 +166,12 @@ int tn_normalize(const tn_config_t *c, const char *in, size_t len, char **out, s
     utf8proc_ssize_t nlen;
     if (c->form == TN_NFC && nfc_inert(s, flen)) {
         nlen = (utf8proc_ssize_t)flen;
-        if ((nf = malloc(flen + 1))) memcpy(nf, s, flen), nf[flen] = 0;
-        else nlen = UTF8PROC_ERROR_NOMEM;
+        if ((nf = malloc(flen + 1))) {
+            if (flen) memcpy(nf, s, flen);
+            nf[flen] = 0;
+        } else {
+            nlen = UTF8PROC_ERROR_NOMEM;
+        }
     } else {
         int opts = UTF8PROC_STABLE | UTF8PROC_COMPOSE | (c->form == TN_NFKC ? UTF8PROC_COMPAT : 0);
         nlen = utf8proc_map(s, (utf8proc_ssize_t)flen, &nf, (utf8proc_option_t)opts);
