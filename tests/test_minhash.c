@@ -259,7 +259,6 @@ TEST(minhash_benchmark_words) {
     CHECK(mh_init(&m, MH_BANDS, MH_ROWS, 1, NULL) == 0);
     bench_t B;
     bench_build(&B, &m, MH_WORDS, 300, 11);
-    CHECK(mh_pick_shingling(B.text[0], B.len[0]) == MH_WORDS);
     bench_score(&B, &m, MH_VERIFY_DEFAULT, "words 14x8 verified", 1);
     bench_score(&B, &m, 0, "words 14x8 unverified", 0);
     bench_free(&B);
@@ -271,7 +270,6 @@ TEST(minhash_benchmark_chars) {
     CHECK(mh_init(&m, MH_BANDS, MH_ROWS, 2, NULL) == 0);
     bench_t B;
     bench_build(&B, &m, MH_CHARS, 300, 12);
-    CHECK(mh_pick_shingling(B.text[0], B.len[0]) == MH_CHARS);
     bench_score(&B, &m, MH_VERIFY_DEFAULT, "chars 14x8 verified", 1);
     bench_score(&B, &m, 0, "chars 14x8 unverified", 0);
     bench_free(&B);
@@ -371,20 +369,9 @@ TEST(minhash_chars_utf8_and_whitespace) {
         char *p = malloc(strlen(bad[i]));  // exactly the bytes, no NUL, for the sanitizer
         memcpy(p, bad[i], strlen(bad[i]));
         CHECK(mh_signature(&m, p, strlen(bad[i]), MH_CHARS, a, NULL) == 0);
-        CHECK(mh_pick_shingling(p, strlen(bad[i])) == MH_WORDS);
         free(p);
     }
     mh_free(&m);
-}
-
-TEST(minhash_pick_shingling) {
-    const char *words[] = {"The quick brown fox jumps over the lazy dog.", "",
-                           "Tokyo (東京) is the capital of Japan and its largest city by far.",
-                           "abcdefg東京都"};  // 3 of 10 CJK: exactly 30%, not more
-    const char *chars[] = {"吾輩は猫である。名前はまだ無い。", "カタカナとひらがな and English words",
-                           "abcdef東京都庁"};  // 4 of 10
-    for (int i = 0; i < 4; i++) CHECK_MSG(mh_pick_shingling(words[i], strlen(words[i])) == MH_WORDS, "%s", words[i]);
-    for (int i = 0; i < 3; i++) CHECK_MSG(mh_pick_shingling(chars[i], strlen(chars[i])) == MH_CHARS, "%s", chars[i]);
 }
 
 // The representative is the lowest index of the cluster in the order given, and shuffling the

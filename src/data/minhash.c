@@ -162,27 +162,6 @@ int mh_signature(const mh_t *m, const char *text, size_t len, mh_shingling_t how
     return 0;
 }
 
-static int is_cjk(uint32_t c) {
-    return (c >= 0x3040 && c <= 0x30ff) || (c >= 0x31f0 && c <= 0x31ff) || (c >= 0xff66 && c <= 0xff9f) ||
-           (c >= 0x3400 && c <= 0x4dbf) || (c >= 0x4e00 && c <= 0x9fff) || (c >= 0xf900 && c <= 0xfaff) ||
-           (c >= 0x20000 && c <= 0x2fa1f);
-}
-
-mh_shingling_t mh_pick_shingling(const char *text, size_t len) {
-    const unsigned char *s = (const unsigned char *)text;
-    size_t i = 0, chars = 0, cjk = 0;
-    while (i < len) {
-        if (is_space(s[i])) {
-            i++;
-            continue;
-        }
-        uint32_t c = utf8_next(s, len, &i);
-        chars++;
-        cjk += is_cjk(c);
-    }
-    return cjk * 10 > chars * 3 ? MH_CHARS : MH_WORDS;
-}
-
 double mh_jaccard_estimate(const uint64_t *a, const uint64_t *b, int k) {
     if (k <= 0) return 0.0;
     int eq = 0;

@@ -4,7 +4,7 @@
 //     if (mh_init(&m, MH_BANDS, MH_ROWS, 1234, &e) != 0) return -1;
 //     uint64_t *sigs = malloc(n * mh_k(&m) * sizeof *sigs);        // (N, K)
 //     for (size_t i = 0; i < n; i++)                                 // safe to run in parallel
-//         mh_signature(&m, text[i], len[i], mh_pick_shingling(text[i], len[i]), sigs + i * mh_k(&m), &e);
+//         mh_signature(&m, text[i], len[i], ja[i] ? MH_CHARS : MH_WORDS, sigs + i * mh_k(&m), &e);
 //     mh_dedup(&m, sigs, n, MH_VERIFY_DEFAULT, rep, &e);            // rep[i] == i: keep document i
 //     mh_free(&m);
 //
@@ -75,12 +75,6 @@ static inline int mh_k(const mh_t *m) { return m->k; }
 // reads m only, so threads may share one mh_t.  Fails only on a bad `how` or text == NULL
 // with len > 0.
 int mh_signature(const mh_t *m, const char *text, size_t len, mh_shingling_t how, uint64_t *sig, err_t *e);
-
-// MH_CHARS when strictly more than 30% of the non-whitespace code points are CJK (hiragana
-// U+3040-309F, katakana U+30A0-30FF, U+31F0-31FF, U+FF66-FF9F, CJK ideographs U+3400-4DBF,
-// U+4E00-9FFF, U+F900-FAFF, U+20000-2FA1F), else MH_WORDS.  Japanese prose is mostly CJK even
-// with Latin words mixed in; English with a few Japanese names is not.  Empty text: MH_WORDS.
-mh_shingling_t mh_pick_shingling(const char *text, size_t len);
 
 // Fraction of the k entries where a and b agree: an unbiased estimate of the Jaccard
 // similarity of the two shingle sets, standard deviation sqrt(J(1-J)/k).
