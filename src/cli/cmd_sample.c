@@ -82,8 +82,8 @@ int cmd_sample(int argc, char **argv) {
     }
     seqbuf[0] = eot;
     memcpy(seqbuf + 1, ids, n * sizeof(int32_t));
-    int T = m.cfg.context;
-    if (gpt_alloc_acts(&m, 1, T, &e) != 0) {
+    kv_cache_t cache;
+    if (kv_init(&cache, &m, m.cfg.context, m.cfg.context < 256 ? m.cfg.context : 256, &e) != 0) {
         free(seqbuf);
         goto done;
     }
@@ -92,10 +92,12 @@ int cmd_sample(int argc, char **argv) {
     fputs(prompt, stdout);
     printer_t pr = {.tok = tok};
     utf8out_init(&pr.out, write_stdout, NULL);
-    generate_simple(&m, seqbuf, (int)n + 1, (int)total, max_new, temperature, &rng, print_token, &pr);
+    int got = generate(&m, &cache, seqbuf, (int)n + 1, (int)total, max_new, temperature, &rng, print_token, &pr, &e);
     utf8out_flush(&pr.out);
     putchar('\n');
     free(seqbuf);
+    kv_free(&cache);
+    if (got < 0) goto done;
     rc = 0;
 done:
     if (rc) cli_fail(e.msg);

@@ -7,6 +7,7 @@
 
 #include "core/err.h"
 #include "core/rng.h"
+#include "infer/kvcache.h"
 #include "model/gpt.h"
 
 // Index of the largest logit (the first on ties).
@@ -17,11 +18,12 @@ int sample_temperature(const float *logits, int V, float temperature, float coin
 // Called with each new token; return non-zero to stop.
 typedef int (*generate_cb)(int32_t token, void *ctx);
 
-// Extends tokens[0..n) (capacity cap) by up to max_new tokens, greedy when temperature == 0.
-// The model needs activations for 1 x context; when the sequence outgrows the context the
-// window slides (the oldest tokens are dropped from view).  Recomputes the whole window each
-// step (the inference engine with a KV cache is separate).  Returns the new length.
-int generate_simple(gpt_t *m, int32_t *tokens, int n, int cap, int max_new, float temperature, rng_t *rng,
-                    generate_cb cb, void *ctx);
+// Extends tokens[0..n) (capacity cap) by up to max_new tokens, greedy when temperature == 0,
+// through the KV cache c (kvcache.h), which it resets and fills with the prompt first (in
+// chunks of c->chunk).  When the cache is full the most recent half of the sequence is run
+// through it again and generation goes on (the oldest tokens drop out of view); nothing is
+// read past the cache.  Returns the new length, or -1 with e (a token outside the vocabulary).
+int generate(const gpt_t *m, kv_cache_t *c, int32_t *tokens, int n, int cap, int max_new, float temperature,
+             rng_t *rng, generate_cb cb, void *ctx, err_t *e);
 
 #endif
