@@ -90,6 +90,7 @@ TEST(kvcache_limits_and_errors) {
     CHECK(kv_forward(&b, &m, bad, 2, 0, &e) == -1 && strstr(e.msg, "token id 19") && b.pos == 1);
     CHECK(kv_forward(&b, &m, tok, 5, 0, &e) == -1 && b.pos == 1);  // more than the chunk
     CHECK(kv_forward(&b, &m, tok, 0, 0, &e) == -1);
+    kv_free(&a);
     CHECK(kv_init(&a, &m, 9, 4, &e) == -1);  // beyond the context; a is zeroed, kv_free-safe
     kv_free(&a), kv_free(&a), kv_free(&b);
     gpt_free(&m);
