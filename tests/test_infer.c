@@ -49,16 +49,67 @@ TEST(utf8out_replaces_invalid_bytes) {
     CHECK(strcmp(stream("\xE5\x85", 2, &k), "\xEF\xBF\xBD") == 0);              // unfinished at the end
 }
 
-TEST(sample_argmax_and_temperature) {
-    float logits[4] = {0.5f, 2.0f, 2.0f, -1.0f};
+TEST(sample_argmax_and_chain) {
+    const float logits[4] = {0.5f, 2.0f, 2.0f, -1.0f};
+    float copy[4];
+    memcpy(copy, logits, sizeof copy);
     CHECK(sample_argmax(logits, 4) == 1);  // the first of the ties
-    // softmax(logits): e^.5, e^2, e^2, e^-1 over 16.796 -> cumulative 0.098, 0.538, 0.978, 1.
-    CHECK(sample_temperature(logits, 4, 1.0f, 0.05f) == 0);
-    CHECK(sample_temperature(logits, 4, 1.0f, 0.2f) == 1);
-    CHECK(sample_temperature(logits, 4, 1.0f, 0.6f) == 2);
-    CHECK(sample_temperature(logits, 4, 1.0f, 0.97f) == 2);
-    CHECK(sample_temperature(logits, 4, 1.0f, 0.99f) == 3);
-    // A low temperature concentrates on the maxima.
-    CHECK(sample_temperature(logits, 4, 0.01f, 0.49f) == 1);
-    CHECK(sample_temperature(logits, 4, 0.01f, 0.51f) == 2);
+    sampler_t *s = sampler_new(4);
+    sample_config_t c = {.temperature = 1, .top_k = 0, .top_p = 1, .min_p = 0, .repeat_penalty = 1};
+    // Candidates by logit, ties by id: 1, 2, 0, 3 with softmax 0.440, 0.440, 0.098, 0.022:
+    // cumulative 0.440, 0.880, 0.978, 1.
+    CHECK(sample_next(s, &c, logits, 4, NULL, 0, 0.05f) == 1);
+    CHECK(sample_next(s, &c, logits, 4, NULL, 0, 0.5f) == 2);
+    CHECK(sample_next(s, &c, logits, 4, NULL, 0, 0.9f) == 0);
+    CHECK(sample_next(s, &c, logits, 4, NULL, 0, 0.99f) == 3);
+    c.temperature = 0.01f;  // a low temperature concentrates on the maxima
+    CHECK(sample_next(s, &c, logits, 4, NULL, 0, 0.49f) == 1 && sample_next(s, &c, logits, 4, NULL, 0, 0.51f) == 2);
+    CHECK(sample_next(s, &c, logits, 4, NULL, 0, 0.999f) == 2);
+    c.temperature = 1;
+    c.top_k = 1;  // only the first candidate
+    CHECK(sample_next(s, &c, logits, 4, NULL, 0, 0.99f) == 1);
+    c.top_k = 0, c.top_p = 0.5f;  // 0.440 < 0.5 <= 0.880: ids 1 and 2
+    CHECK(sample_next(s, &c, logits, 4, NULL, 0, 0.99f) == 2);
+    c.top_p = 0.4f;  // the first alone reaches it
+    CHECK(sample_next(s, &c, logits, 4, NULL, 0, 0.99f) == 1);
+    c.top_p = 1, c.min_p = 0.1f;  // p / p_max: 1, 1, 0.223, 0.050 -> ids 1, 2, 0
+    CHECK(sample_next(s, &c, logits, 4, NULL, 0, 0.999f) == 0);
+    c.min_p = 0.3f;  // ids 1, 2
+    CHECK(sample_next(s, &c, logits, 4, NULL, 0, 0.999f) == 2);
+    // Penalties, greedy.
+    sample_config_t g = {.temperature = 0, .top_p = 1, .repeat_penalty = 1.5f, .repeat_last_n = 64};
+    int32_t h1[2] = {1, 1}, h2[3] = {2, 2, 2}, h3[2] = {1, 3};
+    CHECK(sample_next(s, &g, logits, 4, h1, 2, 0) == 2);  // 2 / 1.5 < 2
+    g.repeat_penalty = 1, g.frequency_penalty = 0.3f;      // 2 - 3 * 0.3 = 1.1 < 2
+    CHECK(sample_next(s, &g, logits, 4, h2, 3, 0) == 1);
+    g.frequency_penalty = 0, g.presence_penalty = 0.1f;    // once, not per occurrence: 1.9
+    CHECK(sample_next(s, &g, logits, 4, h2, 3, 0) == 1);
+    g.presence_penalty = 5, g.repeat_last_n = 1;           // only the last token (3) is seen
+    CHECK(sample_next(s, &g, logits, 4, h3, 2, 0) == 1);
+    g.repeat_last_n = 2;                                    // now 1 as well
+    CHECK(sample_next(s, &g, logits, 4, h3, 2, 0) == 2);
+    CHECK(memcmp(copy, logits, sizeof copy) == 0);  // pure
+    sampler_free(s);
+    sampler_free(NULL);
+}
+
+TEST(sample_config_ranges) {
+    sample_config_t c;
+    sample_config_default(&c);
+    err_t e = {{0}};
+    CHECK(sample_config_check(&c, &e) == 0 && c.top_k == 40 && c.top_p == 0.95f && c.min_p == 0.05f);
+    c.temperature = -0.1f;
+    CHECK(sample_config_check(&c, &e) == -1 && strstr(e.msg, "temperature"));
+    sample_config_default(&c), c.top_p = 0;
+    CHECK(sample_config_check(&c, &e) == -1 && strstr(e.msg, "top-p"));
+    sample_config_default(&c), c.top_p = 1.01f;
+    CHECK(sample_config_check(&c, &e) == -1 && strstr(e.msg, "top-p"));
+    sample_config_default(&c), c.min_p = 1;
+    CHECK(sample_config_check(&c, &e) == -1 && strstr(e.msg, "min-p"));
+    sample_config_default(&c), c.top_k = -1;
+    CHECK(sample_config_check(&c, &e) == -1 && strstr(e.msg, "top-k"));
+    sample_config_default(&c), c.repeat_penalty = 0;
+    CHECK(sample_config_check(&c, &e) == -1 && strstr(e.msg, "repeat-penalty"));
+    sample_config_default(&c), c.repeat_last_n = -1;
+    CHECK(sample_config_check(&c, &e) == -1 && strstr(e.msg, "repeat-last-n"));
 }

@@ -115,12 +115,15 @@ TEST(kvcache_generate_matches_full_recompute) {
     }
     kv_cache_t c;
     CHECK(kv_init(&c, &m, 16, 4, &e) == 0);  // chunks of 4: the prompt and re-prefills in pieces
-    CHECK(generate(&m, &c, got, 3, 16, 13, 0.0f, &r, NULL, NULL, &e) == 16);
+    sample_config_t greedy;
+    sample_config_default(&greedy);
+    greedy.temperature = 0;
+    CHECK(generate(&m, &c, got, 3, 16, 13, &greedy, &r, NULL, NULL, &e) == 16);
     CHECK(memcmp(got, want, sizeof want) == 0);
-    CHECK(generate(&m, &c, got, 3, 64, 61, 0.0f, &r, NULL, NULL, &e) == 64);  // 4x the context
+    CHECK(generate(&m, &c, got, 3, 64, 61, &greedy, &r, NULL, NULL, &e) == 64);  // 4x the context
     CHECK(memcmp(got, want, sizeof want) == 0 && c.pos <= c.T);
     for (int i = 0; i < 64; i++) CHECK(got[i] >= 0 && got[i] < cfg.vocab_size);
-    CHECK(generate(&m, &c, got, 0, 64, 1, 0.0f, &r, NULL, NULL, &e) == -1);
+    CHECK(generate(&m, &c, got, 0, 64, 1, &greedy, &r, NULL, NULL, &e) == -1);
     kv_free(&c);
     gpt_free(&m);
 }

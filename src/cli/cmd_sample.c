@@ -1,4 +1,4 @@
-// manabi sample: greedy or temperature sampling from a checkpoint.
+// manabi sample: continue a prompt from a checkpoint (greedy, or llama.cpp's sampler chain).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,12 +32,20 @@ static int print_token(int32_t id, void *ctx) {
 int cmd_sample(int argc, char **argv) {
     const char *ckpt = NULL, *prompt = "", *tokenizer = NULL;
     int max_new = 200, seed = 42;
-    float temperature = 0.8f;
+    sample_config_t sc;
+    sample_config_default(&sc);
     arg_opt_t opts[] = {
         {"ckpt", ARG_STR, &ckpt, "checkpoint (.safetensors)"},
         {"prompt", ARG_STR, &prompt, "text to continue"},
         {"tokens", ARG_INT, &max_new, "maximum new tokens"},
-        {"temperature", ARG_FLOAT, &temperature, "sampling temperature (0: greedy)"},
+        {"temperature", ARG_FLOAT, &sc.temperature, "sampling temperature (0: greedy)"},
+        {"top-k", ARG_INT, &sc.top_k, "keep the k most likely tokens (0: all)"},
+        {"top-p", ARG_FLOAT, &sc.top_p, "keep the most likely tokens up to this probability, in (0, 1]"},
+        {"min-p", ARG_FLOAT, &sc.min_p, "drop tokens below this fraction of the most likely one's probability"},
+        {"repeat-penalty", ARG_FLOAT, &sc.repeat_penalty, "divide the logits of recent tokens by this (1: off)"},
+        {"frequency-penalty", ARG_FLOAT, &sc.frequency_penalty, "subtract this per occurrence in the window"},
+        {"presence-penalty", ARG_FLOAT, &sc.presence_penalty, "subtract this once a token is in the window"},
+        {"repeat-last-n", ARG_INT, &sc.repeat_last_n, "tokens the penalties look back over"},
         {"seed", ARG_INT, &seed, "random seed"},
         {"tokenizer", ARG_STR, &tokenizer, "tokenizer (default: the one the checkpoint records)"},
         {0},
@@ -47,7 +55,11 @@ int cmd_sample(int argc, char **argv) {
                              argv, pos, 0, &npos);
     if (rc >= 0) return rc;
     if (!ckpt) return cli_fail("sample: --ckpt is required");
-    if (temperature < 0) return cli_fail("--temperature must be >= 0");
+    err_t ce = {0};
+    if (sample_config_check(&sc, &ce) != 0) {
+        fprintf(stderr, "manabi: --%s\n", ce.msg);  // the message starts with the flag's name
+        return 2;
+    }
     if (max_new < 0) return cli_fail("--tokens must be >= 0");
     err_t e = {0};
     gpt_t m;
@@ -92,7 +104,7 @@ int cmd_sample(int argc, char **argv) {
     fputs(prompt, stdout);
     printer_t pr = {.tok = tok};
     utf8out_init(&pr.out, write_stdout, NULL);
-    int got = generate(&m, &cache, seqbuf, (int)n + 1, (int)total, max_new, temperature, &rng, print_token, &pr, &e);
+    int got = generate(&m, &cache, seqbuf, (int)n + 1, (int)total, max_new, &sc, &rng, print_token, &pr, &e);
     utf8out_flush(&pr.out);
     putchar('\n');
     free(seqbuf);

@@ -1,6 +1,8 @@
 #include "infer/sample.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 int sample_argmax(const float *logits, int V) {
     int best = 0;
@@ -9,16 +11,107 @@ int sample_argmax(const float *logits, int V) {
     return best;
 }
 
-int sample_temperature(const float *logits, int V, float temperature, float coin) {
-    float mx = logits[sample_argmax(logits, V)];
-    double sum = 0;
-    for (int i = 0; i < V; i++) sum += exp((logits[i] - mx) / temperature);
-    double target = coin * sum, acc = 0;
-    for (int i = 0; i < V; i++) {
-        acc += exp((logits[i] - mx) / temperature);
-        if (acc > target) return i;
+void sample_config_default(sample_config_t *c) {
+    *c = (sample_config_t){.temperature = 0.8f, .top_k = 40, .top_p = 0.95f, .min_p = 0.05f, .repeat_penalty = 1.0f,
+                           .repeat_last_n = 64};
+}
+
+int sample_config_check(const sample_config_t *c, err_t *e) {
+    if (!(c->temperature >= 0)) return err_set(e, "temperature %g: give a value >= 0 (0: greedy)", c->temperature);
+    if (c->top_k < 0) return err_set(e, "top-k %d: give 0 (off) or a positive count", c->top_k);
+    if (!(c->top_p > 0 && c->top_p <= 1)) return err_set(e, "top-p %g: give a value in (0, 1]", c->top_p);
+    if (!(c->min_p >= 0 && c->min_p < 1)) return err_set(e, "min-p %g: give a value in [0, 1)", c->min_p);
+    if (!(c->repeat_penalty > 0)) return err_set(e, "repeat-penalty %g: give a value > 0 (1: off)", c->repeat_penalty);
+    if (!isfinite(c->frequency_penalty) || !isfinite(c->presence_penalty))
+        return err_set(e, "frequency-penalty %g, presence-penalty %g: give finite numbers", c->frequency_penalty,
+                       c->presence_penalty);
+    if (c->repeat_last_n < 0) return err_set(e, "repeat-last-n %d: give a count >= 0", c->repeat_last_n);
+    return 0;
+}
+
+typedef struct cand {
+    float logit;
+    int id;
+} cand_t;
+
+struct sampler {
+    int V;
+    cand_t *c;       // (V) candidates
+    int32_t *count;  // (V) occurrences in the penalty window
+};
+
+sampler_t *sampler_new(int V) {
+    sampler_t *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->V = V;
+    s->c = malloc((size_t)V * sizeof *s->c);
+    s->count = calloc((size_t)V, sizeof *s->count);
+    if (!s->c || !s->count) {
+        sampler_free(s);
+        return NULL;
     }
-    return V - 1;  // rounding: coin * sum landed at the very top
+    return s;
+}
+
+void sampler_free(sampler_t *s) {
+    if (!s) return;
+    free(s->c), free(s->count);
+    free(s);
+}
+
+static int by_logit_desc(const void *a, const void *b) {
+    const cand_t *x = a, *y = b;
+    return x->logit < y->logit ? 1 : x->logit > y->logit ? -1 : x->id - y->id;
+}
+
+int sample_next(sampler_t *s, const sample_config_t *c, const float *logits, int V, const int32_t *history, int n,
+                float coin) {
+    cand_t *cd = s->c;
+    for (int i = 0; i < V; i++) cd[i] = (cand_t){logits[i], i};
+    // penalties over the last repeat_last_n tokens
+    int from = n - c->repeat_last_n > 0 ? n - c->repeat_last_n : 0;
+    for (int i = from; i < n; i++) s->count[history[i]]++;
+    for (int i = from; i < n; i++) {
+        int t = history[i];
+        if (!s->count[t]) continue;  // done already
+        float *l = &cd[t].logit;
+        *l = *l > 0 ? *l / c->repeat_penalty : *l * c->repeat_penalty;
+        *l -= (float)s->count[t] * c->frequency_penalty + c->presence_penalty;
+        s->count[t] = 0;
+    }
+    if (c->temperature == 0) {
+        int best = 0;
+        for (int i = 1; i < V; i++)
+            if (cd[i].logit > cd[best].logit) best = i;
+        return best;
+    }
+    int k = c->top_k > 0 && c->top_k < V ? c->top_k : V;
+    qsort(cd, (size_t)V, sizeof *cd, by_logit_desc);  // then cd[0..k) are the top k
+    // probabilities at temperature 1 for top-p and min-p
+    float mx = cd[0].logit;
+    double sum = 0;
+    for (int i = 0; i < k; i++) sum += exp(cd[i].logit - mx);
+    double acc = 0;
+    int keep = k;
+    for (int i = 0; i < k; i++) {  // top-p: the smallest prefix reaching top_p
+        acc += exp(cd[i].logit - mx) / sum;
+        if (acc >= c->top_p) {
+            keep = i + 1;
+            break;
+        }
+    }
+    int m = 1;  // min-p: p_i / p_max = exp(logit_i - max) >= min_p
+    while (m < keep && exp(cd[m].logit - mx) >= c->min_p) m++;
+    keep = m;
+    // temperature, then the draw
+    double total = 0;
+    for (int i = 0; i < keep; i++) total += exp((cd[i].logit - mx) / c->temperature);
+    double target = coin * total, run = 0;
+    for (int i = 0; i < keep; i++) {
+        run += exp((cd[i].logit - mx) / c->temperature);
+        if (run > target) return cd[i].id;
+    }
+    return cd[keep - 1].id;
 }
 
 // Runs tokens[0..n) through the emptied cache, in chunks; the logits of the last stay.
@@ -31,14 +124,28 @@ static int prefill(const gpt_t *m, kv_cache_t *c, const int32_t *tokens, int n, 
     return 0;
 }
 
-int generate(const gpt_t *m, kv_cache_t *c, int32_t *tokens, int n, int cap, int max_new, float temperature,
+static int generate_with(const gpt_t *m, kv_cache_t *c, sampler_t *s, int32_t *tokens, int n, int start, int cap,
+                         int max_new, const sample_config_t *sc, rng_t *rng, generate_cb cb, void *ctx, err_t *e);
+
+int generate(const gpt_t *m, kv_cache_t *c, int32_t *tokens, int n, int cap, int max_new, const sample_config_t *sc,
              rng_t *rng, generate_cb cb, void *ctx, err_t *e) {
     int V = m->cfg.vocab_size, start = n > c->T ? n - c->T : 0;
     if (n < 1) return err_set(e, "generate: the sequence is empty (give at least one token)");
+    if (sample_config_check(sc, e) != 0) return -1;
+    sampler_t *s = sampler_new(V);
+    if (!s) return err_set(e, "out of memory for a sampler of %d tokens", V);
+    n = generate_with(m, c, s, tokens, n, start, cap, max_new, sc, rng, cb, ctx, e);
+    sampler_free(s);
+    return n;
+}
+
+static int generate_with(const gpt_t *m, kv_cache_t *c, sampler_t *s, int32_t *tokens, int n, int start, int cap,
+                         int max_new, const sample_config_t *sc, rng_t *rng, generate_cb cb, void *ctx, err_t *e) {
+    int V = m->cfg.vocab_size;
     if (prefill(m, c, tokens + start, n - start, e) != 0) return -1;
     for (int k = 0; k < max_new && n < cap; k++) {
         const float *last = kv_logits(c, c->n_logits - 1);
-        int32_t next = temperature > 0 ? sample_temperature(last, V, temperature, rng_uniform(rng)) : sample_argmax(last, V);
+        int32_t next = sample_next(s, sc, last, V, tokens, n, rng_uniform(rng));
         tokens[n++] = next;
         if (cb && cb(next, ctx)) break;
         if (k + 1 == max_new || n == cap) break;
