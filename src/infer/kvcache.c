@@ -6,21 +6,6 @@
 
 #include "kernels/kernels.h"
 
-typedef struct dims {
-    int V, C, L, NH, NKV, HS, F, FH, QKV, llama;
-    wlayout_t layout;
-} dims_t;
-
-static dims_t dims_of(const gpt_config_t *g) {
-    dims_t d;
-    d.V = g->vocab_size, d.C = g->d_model, d.L = g->n_layer, d.NH = g->n_head, d.NKV = g->n_kv_head;
-    d.HS = d.C / d.NH, d.F = g->d_ff, d.QKV = (d.NH + 2 * d.NKV) * d.HS;
-    d.llama = g->family == GPT_LLAMA;
-    d.FH = d.llama ? 2 * d.F : d.F;
-    d.layout = d.llama ? W_OUT_IN : W_IN_OUT;
-    return d;
-}
-
 void kv_free(kv_cache_t *c) {
     if (!c) return;
     float **bufs[] = {&c->k, &c->v, &c->x, &c->xmid, &c->norm, &c->rstd, &c->mean, &c->qkv,
@@ -31,7 +16,7 @@ void kv_free(kv_cache_t *c) {
 
 int kv_init(kv_cache_t *c, const gpt_t *m, int T, int chunk, err_t *e) {
     memset(c, 0, sizeof *c);
-    dims_t d = dims_of(&m->cfg);
+    gpt_dims_t d = gpt_dims(&m->cfg);
     if (T < 1 || T > m->cfg.context)
         return err_set(e, "KV cache of %d positions: give 1 to the model's context (%d)", T, m->cfg.context);
     if (chunk < 1 || chunk > T) return err_set(e, "KV cache chunk %d: give 1 to %d", chunk, T);
@@ -60,7 +45,7 @@ const float *kv_logits(const kv_cache_t *c, int i) { return c->logits + (size_t)
 
 // Attention of the n new rows (positions pos .. pos + n - 1, queries in qkv) over the cached
 // keys and values of positions 0 .. their own, into atty (n, C).
-static void attend(kv_cache_t *c, const dims_t *d, int l, int n) {
+static void attend(kv_cache_t *c, const gpt_dims_t *d, int l, int n) {
     int G = d->NH / d->NKV, T = c->T;
     float scale = 1.0f / sqrtf((float)d->HS);
     const float *K = c->k + (size_t)l * T * d->NKV * d->HS, *Vv = c->v + (size_t)l * T * d->NKV * d->HS;
@@ -89,7 +74,7 @@ static void attend(kv_cache_t *c, const dims_t *d, int l, int n) {
 }
 
 int kv_forward(kv_cache_t *c, const gpt_t *m, const int32_t *tokens, int n, int all_logits, err_t *e) {
-    dims_t d = dims_of(&m->cfg);
+    gpt_dims_t d = gpt_dims(&m->cfg);
     if (n < 1 || n > c->chunk) return err_set(e, "kv_forward: %d new positions, give 1 to %d", n, c->chunk);
     if (c->pos + n > c->T)
         return err_set(e, "the context is full: %d positions cached, %d more do not fit in %d", c->pos, n, c->T);

@@ -7,15 +7,8 @@
 #include "core/mem.h"
 #include "kernels/kernels.h"
 
-// Sizes derived from the config, named as in the comments of gpt.h.
-typedef struct {
-    int V, C, L, NH, NKV, HS, F, QKV, FH;
-    wlayout_t layout;
-    int llama;
-} dims_t;
-
-static dims_t dims_of(const gpt_config_t *c) {
-    dims_t d;
+gpt_dims_t gpt_dims(const gpt_config_t *c) {
+    gpt_dims_t d;
     d.V = c->vocab_size;
     d.C = c->d_model;
     d.L = c->n_layer;
@@ -133,7 +126,7 @@ void gpt_init_weights(gpt_t *m, rng_t *rng) {
 }
 
 // Carves the activation arena.  With `count` set, only sums the sizes.
-static size_t carve(gpt_acts_t *a, const dims_t *d, int B, int T, float *base, int with_grads) {
+static size_t carve(gpt_acts_t *a, const gpt_dims_t *d, int B, int T, float *base, int with_grads) {
     size_t off = 0, N = (size_t)B * T, L = (size_t)d->L;
 #define TAKE(field, n)                                     \
     do {                                                   \
@@ -180,7 +173,7 @@ static int alloc_acts(gpt_t *m, int B, int T, int with_grads, err_t *e) {
     if (T > m->cfg.context)
         return err_set(e, "sequence length %d is longer than the model's context %d", T, m->cfg.context);
     free_acts(&m->acts);
-    dims_t d = dims_of(&m->cfg);
+    gpt_dims_t d = gpt_dims(&m->cfg);
     size_t n = carve(&m->acts, &d, B, T, NULL, with_grads);
     float *base = mem_alloc(n * sizeof(float));
     if (!base) return err_set(e, "out of memory allocating %.1f MiB of activations", n * 4.0 / (1 << 20));
@@ -211,7 +204,7 @@ const float *gpt_logits(const gpt_t *m) { return m->acts.logits; }
 #define LAYER(ptr, l, per) ((ptr) + (size_t)(l) * (per))
 
 double gpt_forward(gpt_t *m, const int32_t *tokens, const int32_t *targets, const float *weights, int B, int T) {
-    dims_t d = dims_of(&m->cfg);
+    gpt_dims_t d = gpt_dims(&m->cfg);
     gpt_acts_t *a = &m->acts;
     size_t cap = (size_t)a->B * a->T, N = (size_t)B * T;
     size_t capC = cap * d.C, capQKV = cap * d.QKV, capFH = cap * d.FH, capF = cap * d.F;
@@ -263,7 +256,7 @@ double gpt_forward(gpt_t *m, const int32_t *tokens, const int32_t *targets, cons
 }
 
 void gpt_backward(gpt_t *m) {
-    dims_t d = dims_of(&m->cfg);
+    gpt_dims_t d = gpt_dims(&m->cfg);
     gpt_acts_t *a = &m->acts;
     int B = m->B, T = m->T;
     size_t cap = (size_t)a->B * a->T, N = (size_t)B * T;
@@ -307,7 +300,7 @@ void gpt_backward(gpt_t *m) {
 }
 
 double gpt_flops_per_token(const gpt_config_t *c, int T) {
-    dims_t d = dims_of(c);
+    gpt_dims_t d = gpt_dims(c);
     double per_layer = (double)d.C * d.QKV + (double)d.C * d.C + (double)d.C * d.FH + (double)d.F * d.C;
     double matmul_params = d.L * per_layer + (double)d.V * d.C;
     // 6 flops per parameter per token (2 forward, 4 backward), plus attention's two T x T

@@ -19,11 +19,22 @@
 
 #include "core/err.h"
 #include "core/rng.h"
+#include "kernels/kernels.h"
 #include "model/config.h"
 #include "model/params.h"
 
 // Pointers into an arena (parameters or gradients) for one block.  Shapes follow params.h;
 // GPT-2 weights are (in, out), Llama weights (out, in).  Bias pointers are NULL for Llama.
+// Sizes derived from the config, named as in the shape comments: V vocabulary, C width, L
+// layers, NH query heads, NKV key/value heads, HS head size, F MLP width, QKV = (NH + 2 NKV) HS,
+// FH = 2F (Llama: gate|up) or F; the weight layout and the family.
+typedef struct gpt_dims {
+    int V, C, L, NH, NKV, HS, F, QKV, FH;
+    wlayout_t layout;
+    int llama;
+} gpt_dims_t;
+gpt_dims_t gpt_dims(const gpt_config_t *c);
+
 typedef struct gpt_layer {
     float *norm1_w, *norm1_b;  // (C)
     float *qkv_w, *qkv_b;      // Llama q|k|v rows ((NH + 2 NKV) HS, C); GPT-2 (C, 3C), (3C)
