@@ -1,6 +1,9 @@
 // Sampling and text output.
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
 #include "infer/sample.h"
 #include "infer/utf8out.h"
 #include "test.h"
@@ -112,4 +115,35 @@ TEST(sample_config_ranges) {
     CHECK(sample_config_check(&c, &e) == -1 && strstr(e.msg, "repeat-penalty"));
     sample_config_default(&c), c.repeat_last_n = -1;
     CHECK(sample_config_check(&c, &e) == -1 && strstr(e.msg, "repeat-last-n"));
+}
+
+// top-k by one-pass selection draws exactly what sorting the whole vocabulary does: the
+// reference keeps the same k (largest logits, ties by id) and gives the rest -inf.
+static const float *g_logits;
+static int by_logit_then_id(const void *a, const void *b) {
+    int x = *(const int *)a, y = *(const int *)b;
+    return g_logits[x] < g_logits[y] ? 1 : g_logits[x] > g_logits[y] ? -1 : x - y;
+}
+
+TEST(sample_top_k_selection_matches_sort) {
+    enum { V = 500, K = 40 };
+    static float logits[V], masked[V];
+    static int idx[V];
+    rng_t r;
+    rng_seed(&r, 9);
+    for (int i = 0; i < V; i++) logits[i] = (float)(int)(rng_normal(&r) * 4) / 2, idx[i] = i;  // many ties
+    g_logits = logits;
+    qsort(idx, V, sizeof *idx, by_logit_then_id);
+    for (int i = 0; i < V; i++) masked[i] = -INFINITY;
+    for (int i = 0; i < K; i++) masked[idx[i]] = logits[idx[i]];
+    sampler_t *s = sampler_new(V);
+    sample_config_t a = {.temperature = 1.3f, .top_k = K, .top_p = 1, .min_p = 1e-30f, .repeat_penalty = 1};  // min-p drops -inf
+    sample_config_t b = a;
+    b.top_k = 0;
+    for (int t = 0; t < 200; t++) {
+        float coin = (float)t / 200;
+        int x = sample_next(s, &a, logits, V, NULL, 0, coin), y = sample_next(s, &b, masked, V, NULL, 0, coin);
+        CHECK_MSG(x == y, "coin %.3f: selection %d, sort %d", coin, x, y);
+    }
+    sampler_free(s);
 }

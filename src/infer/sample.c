@@ -86,7 +86,23 @@ int sample_next(sampler_t *s, const sample_config_t *c, const float *logits, int
         return best;
     }
     int k = c->top_k > 0 && c->top_k < V ? c->top_k : V;
-    qsort(cd, (size_t)V, sizeof *cd, by_logit_desc);  // then cd[0..k) are the top k
+    if (k < V) {
+        // The k best into cd[0..k) by insertion, one pass (k is small: 40 by default), so a
+        // token does not pay for sorting the whole vocabulary.  cd[0..k) holds the best so far,
+        // sorted; a candidate enters only when it beats the last of them.
+        for (int i = 1; i < V; i++) {
+            cand_t x = cd[i];
+            int j = i;  // the free slot: x's own while the prefix grows to k
+            if (i >= k) {
+                if (by_logit_desc(&x, &cd[k - 1]) >= 0) continue;
+                j = k - 1;  // the last of the k drops out
+            }
+            while (j > 0 && by_logit_desc(&x, &cd[j - 1]) < 0) cd[j] = cd[j - 1], j--;
+            cd[j] = x;
+        }
+    } else {
+        qsort(cd, (size_t)V, sizeof *cd, by_logit_desc);
+    }
     // probabilities at temperature 1 for top-p and min-p
     float mx = cd[0].logit;
     double sum = 0;
