@@ -599,8 +599,10 @@ TEST(kernels_matmul_backward_conventions) {
 
 TEST(kernels_matmul_fast_vs_ref) {
     trng_t r = {73};
-    int shapes[][3] = {{1, 1, 1}, {1, 17, 5}, {7, 3, 70}, {64, 33, 65}, {130, 64, 96}, {150, 140, 300}};
-    for (int s = 0; s < 6; s++)
+    // N <= MATMUL_SKINNY streams the weights (with 64-, 16-lane and scalar tails); more go to BLAS
+    int shapes[][3] = {{1, 1, 1}, {1, 17, 5}, {7, 3, 70}, {8, 200, 37}, {3, 129, 300}, {9, 64, 33},
+                       {64, 33, 65}, {130, 64, 96}, {150, 140, 300}};
+    for (int s = 0; s < 9; s++)
         for (int lay = 0; lay < 2; lay++)
             for (int hasb = 0; hasb < 2; hasb++) {
                 int N = shapes[s][0], IC = shapes[s][1], OC = shapes[s][2];
@@ -627,6 +629,56 @@ TEST(kernels_matmul_fast_vs_ref) {
                 free(inp), free(w), free(b), free(dout), free(o1), free(o2), free(dx1), free(dx2), free(dw1);
                 free(dw2), free(db1), free(db2);
             }
+}
+
+// bf16: round to nearest even, NaN kept; products with bf16 weights equal the float32 product
+// with the same (rounded) weights, streamed or blocked through the scratch, on any thread count.
+TEST(kernels_bf16) {
+    uint32_t in[] = {0x3f800000u, 0x3f808000u, 0x3f818000u, 0x3f80ffffu, 0x7f7fffffu, 0x7fc00001u, 0x80000001u};
+    uint16_t want[] = {0x3f80, 0x3f80, 0x3f82, 0x3f81, 0x7f80, 0x7fc0, 0x8000};
+    for (int i = 0; i < 7; i++) {
+        float f;
+        memcpy(&f, &in[i], sizeof f);
+        bf16_t h;
+        bf16_from_f32(&h, &f, 1);
+        CHECK_MSG(h == want[i], "bf16 of 0x%08x: 0x%04x, want 0x%04x", in[i], h, want[i]);
+    }
+    float nan;
+    uint32_t nb = 0x7f800001u;  // a NaN whose payload sits in the low bits only must stay NaN
+    memcpy(&nan, &nb, sizeof nan);
+    bf16_t hn;
+    bf16_from_f32(&hn, &nan, 1);
+    float back;
+    bf16_to_f32(&back, &hn, 1);
+    CHECK(back != back);
+
+    trng_t r = {91};
+    int shapes[][3] = {{1, 70, 33}, {5, 129, 300}, {8, 64, 17}, {9, 300, 2000}, {40, 65, 96}};
+    float *scratch = falloc(BF16_SCRATCH + 4096);
+    for (int s = 0; s < 5; s++)
+        for (int lay = 0; lay < 2; lay++) {
+            int N = shapes[s][0], IC = shapes[s][1], OC = shapes[s][2];
+            size_t ni = (size_t)N * IC, nw = (size_t)IC * OC, no = (size_t)N * OC;
+            float *inp = frand(&r, ni, -1, 1), *w = frand(&r, nw, -1, 1), *b = frand(&r, OC, -1, 1);
+            float *o1 = falloc(no), *o2 = falloc(no), *o3 = falloc(no);
+            bf16_t *wh = malloc(nw * sizeof *wh);
+            bf16_from_f32(wh, w, nw);
+            bf16_to_f32(w, wh, nw);  // w is now exactly the bf16 weights
+            wlayout_t L = (wlayout_t)lay;
+            matmul_forward_bf16(o1, inp, wh, b, N, IC, OC, L, scratch);
+            matmul_forward_ref(o2, inp, w, b, N, IC, OC, L);
+            char what[96];
+            snprintf(what, sizeof what, "bf16 matmul %dx%dx%d layout %d", N, IC, OC, lay);
+            CLOSE(what, o1, o2, no, 1e-5 * (1 + maxabs(o2, no)));
+            int threads = omp_get_max_threads();
+            omp_set_num_threads(1);
+            matmul_forward_bf16(o3, inp, wh, b, N, IC, OC, L, scratch);
+            omp_set_num_threads(threads);
+            if (N <= MATMUL_SKINNY)  // the streamed products sum in a fixed order
+                CHECK_MSG(memcmp(o1, o3, no * sizeof(float)) == 0, "%s differs between thread counts", what);
+            free(inp), free(w), free(b), free(o1), free(o2), free(o3), free(wh);
+        }
+    free(scratch);
 }
 
 // ---- cross-entropy -----------------------------------------------------------------------------

@@ -262,6 +262,13 @@ static void check_model_round_trip(gpt_family_t fam, int tied, int gqa) {
     CHECK(got.has_loss == 1);
     CHECK_NEAR(got.loss, meta.loss, 1e-8);
     gpt_free(&m2);
+    // Mapped: the parameters are the file's data section itself.
+    if (ckpt_map_model(path, &m2, &got, &e) == 0) {
+        CHECK(m2.file != NULL && (const void *)m2.params == (const void *)m2.file->data);
+        CHECK(memcmp(m.params, m2.params, m.table.total * sizeof(float)) == 0 && got.step == 1234567);
+        CHECK(m2.w.lm_head == (tied ? m2.w.embed : m2.params + gpt_table_find(&m2.table, P_LM_HEAD, -1)->offset));
+        gpt_free(&m2);
+    } else test_fail(__FILE__, __LINE__, "%s", e.msg);
     // Without a loss.
     meta.has_loss = 0;
     CHECK(ckpt_save_model(path, &m, &meta, &e) == 0);
@@ -363,6 +370,40 @@ static void expect_load_fail(int line, const char *name, int drop, int reshape, 
     }
     if (!strstr(e.msg, want)) test_fail(__FILE__, line, "message does not name '%s': %s", want, e.msg);
     if (!strstr(e.msg, path)) test_fail(__FILE__, line, "message does not name the file: %s", e.msg);
+    memset(&e, 0, sizeof e);
+    if (ckpt_map_model(path, &m2, &meta, &e) == 0) {
+        test_fail(__FILE__, line, "%s: a damaged checkpoint was mapped", name);
+        gpt_free(&m2);
+    } else if (!strstr(e.msg, want)) {
+        test_fail(__FILE__, line, "mapping: message does not name '%s': %s", want, e.msg);
+    }
+}
+
+// A file in another order (as other writers may lay it out) is read into memory instead of
+// mapped, with the same weights.
+TEST(ckpt_map_falls_back_to_reading) {
+    gpt_t m, m2;
+    if (small_model(&m, GPT_LLAMA, 0, 1, 8) != 0) return;
+    const gpt_table_t *tab = &m.table;
+    st_entry_t ents[64];
+    for (int i = 0; i < tab->n; i++) {
+        const gpt_tensor_t *t = &tab->t[tab->n - 1 - i];
+        ents[i] = (st_entry_t){.name = t->name, .dtype = ST_F32, .ndim = t->ndim, .data = m.params + t->offset};
+        ents[i].shape[0] = t->shape[0];
+        ents[i].shape[1] = t->shape[1];
+    }
+    char *cfg = gpt_config_to_json(&m.cfg);
+    const char *kv[] = {"format", "pt", "manabi.config", cfg};
+    const char *path = test_path("reversed.safetensors");
+    err_t e = {{0}};
+    CHECK(st_write(path, ents, tab->n, kv, 2, &e) == 0);
+    free(cfg);
+    ckpt_meta_t meta;
+    if (ckpt_map_model(path, &m2, &meta, &e) == 0) {
+        CHECK(m2.file == NULL && memcmp(m.params, m2.params, tab->total * sizeof(float)) == 0);
+        gpt_free(&m2);
+    } else test_fail(__FILE__, __LINE__, "%s", e.msg);
+    gpt_free(&m);
 }
 
 // Mutation: skipping tensors absent from the file, not comparing shapes, or not looking for

@@ -2,7 +2,10 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 void *mem_alloc(size_t bytes) {
     if (bytes == 0) bytes = 64;
@@ -18,3 +21,17 @@ void *mem_alloc(size_t bytes) {
 }
 
 void mem_free(void *p) { free(p); }
+
+size_t mem_resident(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long size = 0, resident = 0;
+    if (!f) return 0;
+    int got = fscanf(f, "%lu %lu", &size, &resident);
+    fclose(f);
+    return got == 2 ? (size_t)resident * (size_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+size_t mem_peak_resident(void) {
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? (size_t)ru.ru_maxrss * 1024 : 0;  // KiB on Linux
+}

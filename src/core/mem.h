@@ -11,5 +11,8 @@
 // Returns zeroed memory or NULL.  Free with mem_free (NULL is fine).
 void *mem_alloc(size_t bytes);
 void mem_free(void *p);
+// This process's resident memory now and at its peak, in bytes (0 where unknown).
+size_t mem_resident(void);
+size_t mem_peak_resident(void);
 
 #endif

@@ -31,6 +31,22 @@ void matmul_forward(float *out, const float *inp, const float *w, const float *b
 // (dw, dbias skipped if NULL: frozen weights).
 void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w,
                      int N, int IC, int OC, wlayout_t layout);
+// Rows of the input up to which matmul_forward streams the weights itself (a matrix-vector
+// product bound by memory bandwidth, as in generation) instead of calling BLAS.
+enum { MATMUL_SKINNY = 8 };
+
+// bfloat16: the upper 16 bits of a float32.  Inference can keep its weights in bf16, which
+// halves the bytes read per generated token.
+typedef uint16_t bf16_t;
+// Round to nearest even (NaN stays NaN).
+void bf16_from_f32(bf16_t *dst, const float *src, size_t n);
+void bf16_to_f32(float *dst, const bf16_t *src, size_t n);
+// matmul_forward with bf16 weights (bias in float32).  N <= MATMUL_SKINNY rows stream the
+// weights; more convert them in blocks into scratch (max(BF16_SCRATCH, IC, OC) floats) and
+// use BLAS.
+enum { BF16_SCRATCH = 1 << 18 };
+void matmul_forward_bf16(float *out, const float *inp, const bf16_t *w, const float *bias, int N, int IC, int OC,
+                         wlayout_t layout, float *scratch);
 void matmul_forward_ref(float *out, const float *inp, const float *w, const float *bias, int N, int IC, int OC,
                         wlayout_t layout);
 void matmul_backward_ref(float *dinp, float *dw, float *dbias, const float *dout, const float *inp,

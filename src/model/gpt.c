@@ -6,6 +6,7 @@
 
 #include "core/mem.h"
 #include "kernels/kernels.h"
+#include "model/safetensors.h"
 
 gpt_dims_t gpt_dims(const gpt_config_t *c) {
     gpt_dims_t d;
@@ -56,16 +57,14 @@ static int bind(gpt_weights_t *v, const gpt_table_t *tab, float *base, int L, in
     return 0;
 }
 
-int gpt_init(gpt_t *m, const gpt_config_t *cfg, err_t *e) {
-    memset(m, 0, sizeof *m);
-    if (gpt_config_validate(cfg, e) != 0) return -1;
-    m->cfg = *cfg;
-    if (gpt_table_build(&m->table, cfg, e) != 0) return -1;
-    m->params = mem_alloc(m->table.total * sizeof(float));
-    if (!m->params) {
-        gpt_free(m);
-        return err_set(e, "out of memory allocating %zu parameters", m->table.total);
-    }
+static void free_acts(gpt_acts_t *a) {
+    // Every activation buffer lives in one allocation that starts at a->x.
+    mem_free(a->x);
+    memset(a, 0, sizeof *a);
+}
+
+// Everything but the parameter arena, which the caller has set (m->params, m->file).
+static int init_with(gpt_t *m, const gpt_config_t *cfg, err_t *e) {
     if (bind(&m->w, &m->table, m->params, cfg->n_layer, cfg->tie_embeddings, e) != 0) {
         gpt_free(m);
         return -1;
@@ -84,15 +83,40 @@ int gpt_init(gpt_t *m, const gpt_config_t *cfg, err_t *e) {
     return 0;
 }
 
-static void free_acts(gpt_acts_t *a) {
-    // Every activation buffer lives in one allocation that starts at a->x.
-    mem_free(a->x);
-    memset(a, 0, sizeof *a);
+int gpt_init(gpt_t *m, const gpt_config_t *cfg, err_t *e) {
+    memset(m, 0, sizeof *m);
+    if (gpt_config_validate(cfg, e) != 0) return -1;
+    m->cfg = *cfg;
+    if (gpt_table_build(&m->table, cfg, e) != 0) return -1;
+    m->params = mem_alloc(m->table.total * sizeof(float));
+    if (!m->params) {
+        gpt_free(m);
+        return err_set(e, "out of memory allocating %zu parameters", m->table.total);
+    }
+    return init_with(m, cfg, e);
+}
+
+int gpt_init_mapped(gpt_t *m, const gpt_config_t *cfg, struct st_file *file, const float *params, err_t *e) {
+    memset(m, 0, sizeof *m);
+    m->file = file;  // owned from here on, whatever happens
+    if (gpt_config_validate(cfg, e) != 0 || gpt_table_build(&m->table, cfg, e) != 0) {
+        gpt_free(m);
+        return -1;
+    }
+    m->cfg = *cfg;
+    m->params = (float *)params;  // read only: the mapping is PROT_READ
+    return init_with(m, cfg, e);
 }
 
 void gpt_free(gpt_t *m) {
     if (!m) return;
-    mem_free(m->params);
+    if (m->file) {
+        st_close(m->file);
+        free(m->file);
+    } else {
+        mem_free(m->params);
+    }
+    mem_free(m->params_bf16);
     mem_free(m->grads);
     free(m->w.layers);
     free(m->g.layers);
@@ -104,6 +128,18 @@ void gpt_free(gpt_t *m) {
 }
 
 size_t gpt_num_params(const gpt_t *m) { return m->table.total; }
+
+int gpt_to_bf16(gpt_t *m, err_t *e) {
+    if (m->params_bf16) return 0;
+    size_t n = m->table.total;
+    m->params_bf16 = mem_alloc(n * sizeof(bf16_t));
+    if (!m->params_bf16) return err_set(e, "out of memory for %zu bf16 weights", n);
+    enum { BLK = 1 << 16 };
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i += BLK) bf16_from_f32(m->params_bf16 + i, m->params + i, n - i < BLK ? n - i : BLK);
+    if (m->file) st_release(m->file);
+    return 0;
+}
 
 void gpt_init_weights(gpt_t *m, rng_t *rng) {
     float resid_std = 0.02f / sqrtf(2.0f * m->cfg.n_layer);

@@ -81,6 +81,8 @@ typedef struct gpt {
     gpt_weights_t w, g;       // views of params and grads
     gpt_acts_t acts;
     float *rope_cos, *rope_sin;  // (T, HS/2), Llama only
+    bf16_t *params_bf16;      // (table.total) bf16 copy of params for inference (gpt_to_bf16), or NULL
+    struct st_file *file;     // the mapped checkpoint params point into (ckpt_map_model), or NULL
     int B, T;                 // shape of the last forward
     int has_targets;
 } gpt_t;
@@ -88,6 +90,9 @@ typedef struct gpt {
 // Allocates the parameters (zeroed) for a valid config.  gpt_free releases everything.
 int gpt_init(gpt_t *m, const gpt_config_t *cfg, err_t *e);
 void gpt_free(gpt_t *m);
+// A model whose parameters are params, inside the mapped file (safetensors.h), which it owns
+// from then on (gpt_free closes it, also when this fails).  Read only: for inference.
+int gpt_init_mapped(gpt_t *m, const gpt_config_t *cfg, struct st_file *file, const float *params, err_t *e);
 // Initialises weights: normal(0, 0.02), the residual output projections scaled by
 // 1/sqrt(2L) (GPT-2 paper), norms to 1, biases to 0.
 void gpt_init_weights(gpt_t *m, rng_t *rng);
@@ -96,6 +101,11 @@ int gpt_alloc_train(gpt_t *m, int B, int T, err_t *e);
 // Allocates activations only (inference).
 int gpt_alloc_acts(gpt_t *m, int B, int T, err_t *e);
 size_t gpt_num_params(const gpt_t *m);
+// Makes params_bf16, the weights rounded to bfloat16, which inference's matrix products then
+// read (half the bytes per token).  Norms, biases and embedding rows stay float32.  For a
+// mapped checkpoint the float32 pages are given back to the kernel (resident memory falls to
+// the bf16 copy; pages still read come back on demand).
+int gpt_to_bf16(gpt_t *m, err_t *e);
 
 // Forward pass over tokens (B, T).  With targets (B, T), returns the loss
 //   sum_i w_i * -log p(targets_i), w_i = weights[i] (or 1 / (B T) when weights is NULL),

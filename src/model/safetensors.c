@@ -76,6 +76,10 @@ static const char *fmt_shape(char *buf, size_t cap, int ndim, const int64_t *sha
 // ---------------------------------------------------------------------------------------------
 // Reading
 
+void st_release(st_file_t *f) {
+    if (f && f->map) madvise(f->map, f->size, MADV_DONTNEED);
+}
+
 void st_close(st_file_t *f) {
     if (!f) return;
     if (f->map) munmap(f->map, f->size);

@@ -43,6 +43,9 @@ typedef struct st_file {
 int st_open(st_file_t *f, const char *path, err_t *e);
 // Unmaps and frees; safe on a zeroed or already-closed struct.
 void st_close(st_file_t *f);
+// Gives the mapping's resident pages back to the kernel; they are read from the file again
+// when touched.  (For a caller that has copied what it needs.)
+void st_release(st_file_t *f);
 const st_tensor_t *st_find(const st_file_t *f, const char *name);
 // The __metadata__ value for key, or NULL.  Owned by f.
 const char *st_meta(const st_file_t *f, const char *key);

@@ -50,6 +50,23 @@ static int is_hf_buffer(const char *name) {
     return dot && (strcmp(dot, ".masked_bias") == 0 || (strcmp(dot, ".bias") == 0 && strstr(name, ".attn.bias")));
 }
 
+static int read_config(const st_file_t *f, gpt_config_t *cfg, err_t *e) {
+    const char *cj = st_meta(f, "manabi.config");
+    if (!cj) return err_set(e, "%s: no 'manabi.config' in its metadata; is it a manabi checkpoint?", f->path);
+    if (gpt_config_from_json(cfg, cj, e) != 0) return err_wrap(e, "%s", f->path);
+    return 0;
+}
+
+static void read_meta(const st_file_t *f, ckpt_meta_t *meta) {
+    const char *tn = st_meta(f, "manabi.tokenizer"), *th = st_meta(f, "manabi.tokenizer_hash");
+    snprintf(meta->tokenizer, sizeof meta->tokenizer, "%s", tn ? tn : "");
+    meta->tok_hash = th ? strtoull(th, NULL, 16) : 0;
+    const char *st = st_meta(f, "manabi.step"), *lo = st_meta(f, "manabi.loss");
+    meta->step = st ? strtoll(st, NULL, 10) : 0;
+    meta->has_loss = lo && *lo;
+    meta->loss = meta->has_loss ? strtod(lo, NULL) : 0;
+}
+
 int ckpt_load_model(const char *path, gpt_t *m, ckpt_meta_t *meta, err_t *e) {
     memset(m, 0, sizeof *m);
     memset(meta, 0, sizeof *meta);
@@ -57,16 +74,7 @@ int ckpt_load_model(const char *path, gpt_t *m, ckpt_meta_t *meta, err_t *e) {
     if (st_open(&f, path, e) != 0) return -1;
     int rc = -1;
     gpt_config_t cfg;
-    const char *cj = st_meta(&f, "manabi.config");
-    if (!cj) {
-        err_set(e, "%s: no 'manabi.config' in its metadata; is it a manabi checkpoint?", path);
-        goto done;
-    }
-    if (gpt_config_from_json(&cfg, cj, e) != 0) {
-        err_wrap(e, "%s", path);
-        goto done;
-    }
-    if (gpt_init(m, &cfg, e) != 0) goto done;
+    if (read_config(&f, &cfg, e) != 0 || gpt_init(m, &cfg, e) != 0) goto done;
     for (int i = 0; i < m->table.n; i++) {
         const gpt_tensor_t *t = &m->table.t[i];
         if (st_read_f32(&f, t->name, m->params + t->offset, t->ndim, t->shape, e) != 0) goto done;
@@ -77,18 +85,57 @@ int ckpt_load_model(const char *path, gpt_t *m, ckpt_meta_t *meta, err_t *e) {
                     gpt_family_name(cfg.family));
             goto done;
         }
-    const char *tn = st_meta(&f, "manabi.tokenizer"), *th = st_meta(&f, "manabi.tokenizer_hash");
-    snprintf(meta->tokenizer, sizeof meta->tokenizer, "%s", tn ? tn : "");
-    meta->tok_hash = th ? strtoull(th, NULL, 16) : 0;
-    const char *st = st_meta(&f, "manabi.step"), *lo = st_meta(&f, "manabi.loss");
-    meta->step = st ? strtoll(st, NULL, 10) : 0;
-    meta->has_loss = lo && *lo;
-    meta->loss = meta->has_loss ? strtod(lo, NULL) : 0;
+    read_meta(&f, meta);
     rc = 0;
 done:
     st_close(&f);
     if (rc != 0) gpt_free(m);
     return rc;
+}
+
+// Whether the file's data section is the parameter arena itself: every tensor float32, in
+// table order, at its arena offset, nothing else, 4-byte aligned.  (manabi writes it so.)
+static int is_arena(const st_file_t *f, const gpt_table_t *tab) {
+    if (f->n_tensors != tab->n || (uintptr_t)f->data % sizeof(float)) return 0;
+    for (int i = 0; i < tab->n; i++) {
+        const gpt_tensor_t *t = &tab->t[i];
+        const st_tensor_t *s = st_find(f, t->name);
+        if (!s || s->dtype != ST_F32 || s->ndim != t->ndim || s->begin != t->offset * sizeof(float) ||
+            s->end != (t->offset + t->numel) * sizeof(float))
+            return 0;
+        for (int d = 0; d < t->ndim; d++)
+            if (s->shape[d] != t->shape[d]) return 0;
+    }
+    return 1;
+}
+
+int ckpt_map_model(const char *path, gpt_t *m, ckpt_meta_t *meta, err_t *e) {
+    memset(m, 0, sizeof *m);
+    memset(meta, 0, sizeof *meta);
+    st_file_t *f = calloc(1, sizeof *f);
+    if (!f) return err_set(e, "out of memory");
+    gpt_config_t cfg;
+    gpt_table_t tab = {0};
+    int arena = 0;
+    if (st_open(f, path, e) != 0 || read_config(f, &cfg, e) != 0) goto fail;
+    if (gpt_config_validate(&cfg, e) != 0 || gpt_table_build(&tab, &cfg, e) != 0) {
+        err_wrap(e, "%s", path);
+        goto fail;
+    }
+    arena = is_arena(f, &tab);
+    gpt_table_free(&tab);
+    if (!arena) {  // another writer's layout or dtype: read it into memory instead
+        st_close(f);
+        free(f);
+        return ckpt_load_model(path, m, meta, e);
+    }
+    read_meta(f, meta);
+    return gpt_init_mapped(m, &cfg, f, (const float *)f->data, e);
+fail:
+    gpt_table_free(&tab);
+    st_close(f);
+    free(f);
+    return -1;
 }
 
 int ckpt_save_state(const char *path, const adamw_t *o, const train_state_t *s, err_t *e) {

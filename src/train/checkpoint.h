@@ -31,6 +31,10 @@ typedef struct ckpt_meta {
 int ckpt_save_model(const char *path, const gpt_t *m, const ckpt_meta_t *meta, err_t *e);
 // Reads the config and weights of path into m (which it initialises; gpt_free it).
 int ckpt_load_model(const char *path, gpt_t *m, ckpt_meta_t *meta, err_t *e);
+// The same for inference: a file laid out as manabi writes it (float32 tensors in table order)
+// is memory-mapped and the parameters point into it (m->file set; read only; pages are read
+// when first used and shared between processes); any other file is read as ckpt_load_model.
+int ckpt_map_model(const char *path, gpt_t *m, ckpt_meta_t *meta, err_t *e);
 
 typedef struct train_state {
     int64_t step;
