@@ -7,8 +7,6 @@
 
 #include "core/err.h"
 #include "core/rng.h"
-#include "infer/kvcache.h"
-#include "model/gpt.h"
 
 // Index of the largest logit (the first on ties).
 int sample_argmax(const float *logits, int V);
@@ -43,17 +41,5 @@ void sampler_free(sampler_t *s);
 // logits are not modified and the same inputs give the same token.
 int sample_next(sampler_t *s, const sample_config_t *c, const float *logits, int V, const int32_t *history, int n,
                 float coin);
-
-// Called with each new token; return non-zero to stop.
-typedef int (*generate_cb)(int32_t token, void *ctx);
-
-// Extends tokens[0..n) (capacity cap) by up to max_new tokens chosen by sample_next with sc,
-// through the KV cache c (kvcache.h), which it resets and fills with the prompt first (in
-// chunks of c->chunk).  When the cache is full the most recent half of the sequence is run
-// through it again and generation goes on (the oldest tokens drop out of view); nothing is
-// read past the cache.  Returns the new length, or -1 with e (a token outside the vocabulary,
-// a bad sampler setting, out of memory).
-int generate(const gpt_t *m, kv_cache_t *c, int32_t *tokens, int n, int cap, int max_new, const sample_config_t *sc,
-             rng_t *rng, generate_cb cb, void *ctx, err_t *e);
 
 #endif
