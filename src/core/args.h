@@ -21,12 +21,19 @@
 
 #include "core/err.h"
 
-typedef enum { ARG_END = 0, ARG_INT, ARG_I64, ARG_FLOAT, ARG_STR, ARG_BOOL } arg_kind_t;
+typedef enum { ARG_END = 0, ARG_INT, ARG_I64, ARG_FLOAT, ARG_STR, ARG_BOOL, ARG_STRS } arg_kind_t;
+
+// ARG_STRS: a flag that may be given several times (`--stop a --stop b`); values in order.
+enum { ARG_STRS_MAX = 16 };
+typedef struct arg_strs {
+    const char *v[ARG_STRS_MAX];
+    int n;
+} arg_strs_t;
 
 typedef struct arg_opt {
     const char *name;  // without the leading "--"
     arg_kind_t kind;
-    void *dst;         // int*, int64_t*, float*, const char**, int* (bool)
+    void *dst;         // int*, int64_t*, float*, const char**, int* (bool), arg_strs_t*
     const char *help;
 } arg_opt_t;
 

@@ -66,12 +66,14 @@ void io_atomic_abort(io_atomic_t *a) {
 
 int io_read_file(const char *path, char **out, size_t *len, err_t *e) {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
+    int std = strcmp(path, "-") == 0;
+    FILE *f = std ? stdin : fopen(path, "rb");
     if (!f) return err_set(e, "cannot open %s: %s", path, strerror(errno));
+    if (std) path = "standard input";
     size_t cap = 1 << 16, n = 0;
     char *buf = malloc(cap);
     if (!buf) {
-        fclose(f);
+        if (!std) fclose(f);
         return err_set(e, "%s: out of memory", path);
     }
     for (;;) {
@@ -79,7 +81,7 @@ int io_read_file(const char *path, char **out, size_t *len, err_t *e) {
             char *nb = realloc(buf, cap * 2);
             if (!nb) {
                 free(buf);
-                fclose(f);
+                if (!std) fclose(f);
                 return err_set(e, "%s: out of memory", path);
             }
             buf = nb;
@@ -90,7 +92,7 @@ int io_read_file(const char *path, char **out, size_t *len, err_t *e) {
         if (got == 0) break;
     }
     int bad = ferror(f);
-    fclose(f);
+    if (!std) fclose(f);
     if (bad) {
         free(buf);
         return err_set(e, "reading %s: %s", path, strerror(errno));

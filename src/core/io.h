@@ -26,8 +26,8 @@ int io_atomic_commit(io_atomic_t *a, err_t *e);
 // Closes and removes the temporary file; safe to call after commit or on a zeroed struct.
 void io_atomic_abort(io_atomic_t *a);
 
-// Reads a whole file into a malloc'ed buffer (NUL-terminated; *len excludes the NUL).
-// The caller frees *out.
+// Reads a whole file ("-": standard input) into a malloc'ed buffer (NUL-terminated; *len
+// excludes the NUL).  The caller frees *out.
 int io_read_file(const char *path, char **out, size_t *len, err_t *e);
 // Creates a directory and its parents (like mkdir -p).
 int io_mkdir_p(const char *path, err_t *e);

@@ -66,9 +66,21 @@ expect_fail "info on a text file" "corpus.txt|not a safetensors file" "$MANABI" 
 expect_fail "info on a shard" "$first" "$MANABI" info "$first"
 expect_fail "info on a missing file" "missing.safetensors|No such file" "$MANABI" info missing.safetensors
 expect_fail "info on a state file" "manabi.config" "$MANABI" info run/ckpt_00000002.state
-expect_fail "sample with a negative temperature" "--temperature" \
-    "$MANABI" sample --ckpt run/latest.safetensors --temperature -0.5
-expect_fail "sample from a missing checkpoint" "gone.safetensors" "$MANABI" sample --ckpt gone.safetensors
+expect_fail "generate with a negative temperature" "--temperature" \
+    "$MANABI" generate --ckpt run/latest.safetensors --prompt x --temperature -0.5
+expect_fail "generate with top-p above 1" "--top-p 1.5" \
+    "$MANABI" generate --ckpt run/latest.safetensors --prompt x --top-p 1.5
+expect_fail "generate from a missing checkpoint" "gone.safetensors" "$MANABI" generate --ckpt gone.safetensors --prompt x
+expect_fail "generate with an empty prompt" "prompt is empty" "$MANABI" generate --ckpt run/latest.safetensors --prompt ""
+expect_fail "generate with a prompt longer than the context" "more than the model's context" \
+    "$MANABI" generate --ckpt run/latest.safetensors --prompt "$(head -c 3000 corpus.txt)"
+expect_fail "generate with an empty stop string" "--stop" \
+    "$MANABI" generate --ckpt run/latest.safetensors --prompt x --stop ""
+"$MANABI" tokenizer train --vocab-size 300 --out other.tok corpus.txt >/dev/null 2>&1 || fail "tokenizer train failed"
+expect_fail "generate with another tokenizer" "trained with tokenizer 'byte'" \
+    "$MANABI" generate --ckpt run/latest.safetensors --prompt x --tokenizer other.tok
+expect_fail "chat with nothing on standard input" "standard input is empty" \
+    "$MANABI" chat --ckpt run/latest.safetensors </dev/null
 expect_fail "loss on missing data" "nothing_*.bin" "$MANABI" loss --ckpt run/latest.safetensors --data "nothing_*.bin"
 
 # ---- data shards: errors leave no partial output ----

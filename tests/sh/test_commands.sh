@@ -56,16 +56,48 @@ val_tokens=$(echo "$val_line" | num val_tokens)
 [[ $(num tokens <loss.json) -eq $val_tokens ]] || fail "manabi loss evaluated $(num tokens <loss.json) tokens, validation $val_tokens"
 echo "ok: loss $json_loss = val_loss $val_loss"
 
-# sample: text after the prompt; the same seed gives the same text, another seed other text,
+# generate: text after the prompt; the same seed gives the same text, another seed other text,
 # and greedy decoding ignores the seed.
-smp() { "$MANABI" sample --ckpt run/latest.safetensors --prompt "The cat" --tokens 60 "$@"; }
-a=$(smp --seed 1) || fail "manabi sample failed"
-b=$(smp --seed 1) || fail "manabi sample failed"
-c=$(smp --seed 2) || fail "manabi sample failed"
-[[ $a == "The cat"* ]] || fail "sample does not start with the prompt: $a"
-[[ ${#a} -gt 10 ]] || fail "sample printed almost nothing: '$a'"
+smp() { "$MANABI" generate --ckpt run/latest.safetensors --prompt "The cat" --max-tokens 60 "$@"; }
+a=$(smp --seed 1) || fail "manabi generate failed"
+b=$(smp --seed 1) || fail "manabi generate failed"
+c=$(smp --seed 2) || fail "manabi generate failed"
+[[ $a == "The cat"* ]] || fail "generate does not start with the prompt: $a"
+[[ ${#a} -gt 10 ]] || fail "generate printed almost nothing: '$a'"
 [[ $a == "$b" ]] || fail "same seed, different samples: '$a' vs '$b'"
 [[ $a != "$c" ]] || fail "seeds 1 and 2 gave the same sample: '$a'"
-g1=$(smp --temperature 0 --seed 1) && g2=$(smp --temperature 0 --seed 9) || fail "greedy sampling failed"
+g1=$(smp --temperature 0 --seed 1) && g2=$(smp --temperature 0 --seed 9) || fail "greedy generation failed"
 [[ $g1 == "$g2" ]] || fail "greedy samples differ between seeds"
-echo "ok: sample: $a"
+echo "ok: generate: $a"
+
+# --stop: greedy text cut where a piece of it first appears (compared as bytes).
+export LC_ALL=C
+stop=${g1:17:3}
+cut=$(smp --temperature 0 --stop "$stop") || fail "generate --stop failed"
+want=${g1%%"$stop"*}
+[[ $cut == "$want" ]] || fail "--stop '$stop': got '$cut', want '$want'"
+# --samples and --prompts with --json: one object per answer, each with its finish reason.
+printf 'The dog\n\nA bird\n' >prompts.txt
+smp --samples 3 --json >s.jsonl || fail "generate --samples --json failed"
+[[ $(grep -Ec '^\{"prompt":1,"sample":[123],"text":.*"finish":"(length|stop_token|context)"\}$' s.jsonl) -eq 3 ]] ||
+    { cat s.jsonl; fail "expected 3 JSON answers"; }
+[[ $(sort -u s.jsonl | wc -l) -eq 3 ]] || fail "the 3 samples are not all different"
+"$MANABI" generate --ckpt run/latest.safetensors --prompts prompts.txt --max-tokens 8 --samples 2 --stats \
+    >p.txt 2>p.err || { cat p.err; fail "generate --prompts failed"; }
+[[ $(grep -Ec '^### prompt [12], sample [12]: [0-9]+ tokens, (length|stop_token)$' p.txt) -eq 4 ]] ||
+    { cat p.txt; fail "expected 4 answers"; }
+grep -q 'A bird' p.txt && grep -Eq '^prefill [0-9]+ tokens.*decode.*resident' p.err || fail "no stats or prompt: $(cat p.err)"
+b16=$(smp --temperature 0 --bf16) || fail "generate --bf16 failed"
+[[ $b16 == "The cat"* ]] || fail "bf16 generation: '$b16'"
+echo "ok: generate --stop, --samples, --prompts, --bf16"
+
+# chat: one answer to standard input; the interactive loop saves the conversation as JSON.
+echo "Hello there" | "$MANABI" chat --ckpt run/latest.safetensors --max-tokens 20 >chat.txt 2>chat.err ||
+    { cat chat.err; fail "chat --once failed"; }
+printf 'Hi\n/save conv.json\n/reset\n/quit\n' |
+    "$MANABI" chat --ckpt run/latest.safetensors --interactive --system "Be brief." --max-tokens 10 >repl.txt 2>&1 ||
+    { cat repl.txt; fail "chat --interactive failed"; }
+grep -q '^{"messages":\[{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"},{"role":"assistant","content":' conv.json ||
+    { cat repl.txt conv.json; fail "/save did not write the conversation"; }
+grep -q 'conversation reset' repl.txt || fail "/reset did not answer"
+echo "ok: chat"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ./run.sh --quick end to end: sources, cleaning with its report, tokenizer, shards, pre-training,
-# sampling, in under 2 minutes.
+# generation and a chat turn, in under 2 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [[ ${BUILD:-build} != build ]]; then
@@ -16,7 +16,9 @@ first=$(grep -m1 -o 'loss [0-9.]*' <<<"$out" | awk '{print $2}')
 last=$(grep '^step ' <<<"$out" | grep -o '| loss [0-9.]*' | tail -n 1 | awk '{print $3}')
 awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a - 0.5) }' || { echo "loss did not fall: $first -> $last"; exit 1; }
 grep -q '^step *[0-9]*/[0-9]* | loss' <<<"$out" || { echo "no progress lines"; exit 1; }
-grep -q 'sample: ' <<<"$out" || { echo "no sample"; exit 1; }
+grep -q 'generate: ' <<<"$out" || { echo "no generation"; exit 1; }
+grep -Eq '^prefill [0-9]+ tokens .* decode [0-9]+ tokens' <<<"$out" || { echo "no generation stats"; exit 1; }
+grep -q 'chat (one turn' <<<"$out" || { echo "run.sh did not end with a chat"; exit 1; }
 # The corpus went through the cleaning pipeline and its report was printed.
 for stage in read extract normalize quality exact_dedup near_dedup line_dedup; do
     grep -q "^$stage " <<<"$out" || { echo "the report has no '$stage' line"; exit 1; }
