@@ -5,11 +5,12 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "model/lora.h"
 
 void kv_free(kv_cache_t *c) {
     if (!c) return;
     float **bufs[] = {&c->k,   &c->v,    &c->x,   &c->xmid,   &c->norm, &c->rstd, &c->mean, &c->qkv,
-                      &c->atty, &c->fch, &c->fca, &c->scores, &c->wbuf, &c->logits};
+                      &c->atty, &c->fch, &c->fca, &c->scores, &c->wbuf, &c->lora_scratch, &c->logits};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(*bufs[i]);
     free(c->pos);
     free(c->row_slot);
@@ -44,6 +45,7 @@ int kv_init(kv_cache_t *c, const gpt_t *m, int S, int T, int chunk, err_t *e) {
         for (size_t i = 0; i < sizeof dims / sizeof *dims; i++) w = (size_t)dims[i] > w ? (size_t)dims[i] : w;
         ok = (c->wbuf = malloc(w * sizeof(float))) != NULL;
     }
+    if (ok && m->lora) ok = (c->lora_scratch = malloc(lora_scratch_floats(m->lora, chunk) * sizeof(float))) != NULL;
     if (!ok) {
         kv_free(c);
         return err_set(e, "out of memory for a KV cache of %d x %d positions (%.1f MiB of keys and values)", S, T,
@@ -104,13 +106,15 @@ static void attend(kv_cache_t *c, const gpt_dims_t *d, int l, int n) {
     }
 }
 
-// out (n, OC) = inp (n, IC) . W + b, from the bf16 copy of W when the model has one.
-static void linear(const kv_cache_t *c, const gpt_t *m, float *out, const float *inp, const float *w,
-                   const float *b, int n, int IC, int OC, wlayout_t layout) {
+// out (n, OC) = inp (n, IC) . W + b, from the bf16 copy of W when the model has one, plus
+// the model's adapters on that weight (role of layer l), if any.
+static void linear(const kv_cache_t *c, const gpt_t *m, int l, gpt_role_t role, float *out, const float *inp,
+                   const float *w, const float *b, int n, int IC, int OC, wlayout_t layout) {
     if (m->params_bf16)
         matmul_forward_bf16(out, inp, m->params_bf16 + (w - m->params), b, n, IC, OC, layout, c->wbuf);
     else
         matmul_forward(out, inp, w, b, n, IC, OC, layout);
+    if (m->lora) lora_forward(m->lora, l, role, out, inp, n, OC, c->lora_scratch);
 }
 
 // The forward pass of n rows placed by row_slot / row_pos (already checked); logits of rows
@@ -125,7 +129,7 @@ static void run_rows(kv_cache_t *c, const gpt_t *m, const int32_t *tokens, int n
         const gpt_layer_t *w = &m->w.layers[l];
         if (d.llama) rmsnorm_forward(c->norm, c->rstd, c->x, w->norm1_w, n, d.C, eps);
         else layernorm_forward(c->norm, c->mean, c->rstd, c->x, w->norm1_w, w->norm1_b, n, d.C, eps);
-        linear(c, m, c->qkv, c->norm, w->qkv_w, w->qkv_b, n, d.C, d.QKV, d.layout);
+        linear(c, m, l, P_QKV_W, c->qkv, c->norm, w->qkv_w, w->qkv_b, n, d.C, d.QKV, d.layout);
         for (int i = 0; i < n; i++) {
             float *row = c->qkv + (size_t)i * d.QKV;
             if (d.llama) {
@@ -137,21 +141,21 @@ static void run_rows(kv_cache_t *c, const gpt_t *m, const int32_t *tokens, int n
             memcpy(kv_at(c, c->v, c->row_slot[i], l, c->row_pos[i]), row + (size_t)(d.NH + d.NKV) * d.HS, bytes);
         }
         attend(c, &d, l, n);
-        linear(c, m, c->xmid, c->atty, w->atto_w, w->atto_b, n, d.C, d.C, d.layout);
+        linear(c, m, l, P_ATTO_W, c->xmid, c->atty, w->atto_w, w->atto_b, n, d.C, d.C, d.layout);
         residual_forward(c->xmid, c->xmid, c->x, (size_t)n * d.C);
         if (d.llama) rmsnorm_forward(c->norm, c->rstd, c->xmid, w->norm2_w, n, d.C, eps);
         else layernorm_forward(c->norm, c->mean, c->rstd, c->xmid, w->norm2_w, w->norm2_b, n, d.C, eps);
-        linear(c, m, c->fch, c->norm, w->fc_w, w->fc_b, n, d.C, d.FH, d.layout);
+        linear(c, m, l, P_FC_W, c->fch, c->norm, w->fc_w, w->fc_b, n, d.C, d.FH, d.layout);
         if (d.llama) swiglu_forward(c->fca, c->fch, n, d.F);
         else gelu_forward(c->fca, c->fch, (size_t)n * d.F);
-        linear(c, m, c->x, c->fca, w->proj_w, w->proj_b, n, d.F, d.C, d.layout);
+        linear(c, m, l, P_PROJ_W, c->x, c->fca, w->proj_w, w->proj_b, n, d.F, d.C, d.layout);
         residual_forward(c->x, c->x, c->xmid, (size_t)n * d.C);
     }
     int rows = n - first;
     const float *xf = c->x + (size_t)first * d.C;
     if (d.llama) rmsnorm_forward(c->norm, c->rstd, xf, m->w.normf_w, rows, d.C, eps);
     else layernorm_forward(c->norm, c->mean, c->rstd, xf, m->w.normf_w, m->w.normf_b, rows, d.C, eps);
-    linear(c, m, c->logits, c->norm, m->w.lm_head, NULL, rows, d.C, d.V, W_OUT_IN);
+    linear(c, m, -1, P_LM_HEAD, c->logits, c->norm, m->w.lm_head, NULL, rows, d.C, d.V, W_OUT_IN);
     c->n_logits = rows;
 }
 
@@ -167,6 +171,8 @@ static int check_model(const kv_cache_t *c, const gpt_t *m, err_t *e) {
         return err_set(e, "this KV cache was made for another model");
     if (m->params_bf16 && !c->wbuf)
         return err_set(e, "the model's weights were converted to bf16 after this KV cache was made; make it again");
+    if (m->lora && !c->lora_scratch)
+        return err_set(e, "the model was given adapters after this KV cache was made; make it again");
     return 0;
 }
 

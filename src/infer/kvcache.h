@@ -12,7 +12,8 @@
 //     kv_free(&c);
 //
 // The model is read only (any number of caches may share one gpt_t); with m->params_bf16 set
-// (gpt_to_bf16) the matrix products read the bf16 copy of the weights.  Same kernels as
+// (gpt_to_bf16) the matrix products read the bf16 copy of the weights, and with m->lora its
+// adapters add to them unmerged.  Same kernels as
 // gpt_forward for the norms, products, RoPE and MLP; the attention of the new rows over the
 // cached ones is its own loop.  Logits agree with gpt_forward over the whole sequence to float
 // rounding (tests/test_kvcache.c checks every position, both families, GQA, batches).
@@ -41,6 +42,7 @@ typedef struct kv_cache {
     float *fch, *fca;        // (chunk, FH), (chunk, F)
     float *scores;           // (chunk, NH, T)
     float *wbuf;             // bf16 weights converted for a prefill (max(BF16_SCRATCH, C, FH, V))
+    float *lora_scratch;     // the model's adapters' scratch for chunk rows (model/lora.h), or NULL
     float *logits;           // (chunk, V): the last call's logits
     int n_logits;            // rows of logits the last call wrote
 } kv_cache_t;

@@ -31,6 +31,11 @@ void matmul_forward(float *out, const float *inp, const float *w, const float *b
 // (dw, dbias skipped if NULL: frozen weights).
 void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout, const float *inp, const float *w,
                      int N, int IC, int OC, wlayout_t layout);
+// C (M, N) = alpha op(A) op(B) + beta C, row-major, op = transpose when ta / tb is set; the
+// general product behind the small ones of adapters (LoRA).
+void matmul_gemm(int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+                 float beta, float *C, int ldc);
+
 // Rows of the input up to which matmul_forward streams the weights itself (a matrix-vector
 // product bound by memory bandwidth, as in generation) instead of calling BLAS.
 enum { MATMUL_SKINNY = 8 };
@@ -62,12 +67,12 @@ void embed_backward(float *dwte, float *dwpe, const float *dout, const int32_t *
 // LayerNorm: out = (x - mean) * rstd * w + b; saves mean (N), rstd (N).
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
                        int N, int C, float eps);
-// Accumulates into dinp; dw, db += ...
+// Accumulates into dinp; dw, db += ... (each skipped when NULL: frozen)
 void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                         const float *mean, const float *rstd, int N, int C);
 // RMSNorm: out = x * rstd * w, rstd = 1 / sqrt(mean(x^2) + eps); saves rstd (N).
 void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps);
-// Accumulates into dinp; dw += ...
+// Accumulates into dinp; dw += ... (skipped when NULL: frozen)
 void rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w,
                       const float *rstd, int N, int C);
 

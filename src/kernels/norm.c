@@ -40,6 +40,7 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
         bsum /= C;
         for (int i = 0; i < C; i++) dx[i] += s * (dy[i] * w[i] - a - (x[i] - m) * s * bsum);
     }
+    if (!dw && !db) return;  // frozen
     // Weight gradients: column sums, parallel over column blocks (fixed summation order).
     int nblk = (C + COLBLK - 1) / COLBLK;
 #pragma omp parallel for schedule(static)
@@ -55,8 +56,8 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
             }
         }
         for (int i = c0; i < c1; i++) {
-            dw[i] += aw[i - c0];
-            db[i] += ab[i - c0];
+            if (dw) dw[i] += aw[i - c0];
+            if (db) db[i] += ab[i - c0];
         }
     }
 }
@@ -86,6 +87,7 @@ void rmsnorm_backward(float *dinp, float *dw, const float *dout, const float *in
         a /= C;
         for (int i = 0; i < C; i++) dx[i] += s * (dy[i] * w[i] - x[i] * s * a);
     }
+    if (!dw) return;  // frozen
     int nblk = (C + COLBLK - 1) / COLBLK;
 #pragma omp parallel for schedule(static)
     for (int blk = 0; blk < nblk; blk++) {

@@ -6,6 +6,7 @@
 
 #include "core/mem.h"
 #include "kernels/kernels.h"
+#include "model/lora.h"
 #include "model/safetensors.h"
 
 gpt_dims_t gpt_dims(const gpt_config_t *c) {
@@ -24,13 +25,14 @@ gpt_dims_t gpt_dims(const gpt_config_t *c) {
     return d;
 }
 
-// Points the views of one arena (parameters or gradients) at their tensors.
-static int bind(gpt_weights_t *v, const gpt_table_t *tab, float *base, int L, int tied, err_t *e) {
+// Points the views of one arena (parameters or gradients) at their tensors.  For gradients
+// (grads set) a frozen tensor, or every tensor when base is NULL, gets a NULL view.
+static int bind(gpt_weights_t *v, const gpt_table_t *tab, float *base, int L, int tied, int grads, err_t *e) {
     v->layers = calloc((size_t)L, sizeof *v->layers);
     if (!v->layers) return err_set(e, "out of memory");
     for (int i = 0; i < tab->n; i++) {
         const gpt_tensor_t *t = &tab->t[i];
-        float *p = base + t->offset;
+        float *p = !base || (grads && t->frozen) ? NULL : base + t->offset;
         gpt_layer_t *ly = t->layer >= 0 ? &v->layers[t->layer] : NULL;
         switch (t->role) {
         case P_EMBED: v->embed = p; break;
@@ -65,7 +67,7 @@ static void free_acts(gpt_acts_t *a) {
 
 // Everything but the parameter arena, which the caller has set (m->params, m->file).
 static int init_with(gpt_t *m, const gpt_config_t *cfg, err_t *e) {
-    if (bind(&m->w, &m->table, m->params, cfg->n_layer, cfg->tie_embeddings, e) != 0) {
+    if (bind(&m->w, &m->table, m->params, cfg->n_layer, cfg->tie_embeddings, 0, e) != 0) {
         gpt_free(m);
         return -1;
     }
@@ -117,6 +119,7 @@ void gpt_free(gpt_t *m) {
         mem_free(m->params);
     }
     mem_free(m->params_bf16);
+    mem_free(m->lora_scratch);
     mem_free(m->grads);
     free(m->w.layers);
     free(m->g.layers);
@@ -216,18 +219,32 @@ static int alloc_acts(gpt_t *m, int B, int T, int with_grads, err_t *e) {
     carve(&m->acts, &d, B, T, base, with_grads);
     m->acts.B = B;
     m->acts.T = T;
+    mem_free(m->lora_scratch);
+    m->lora_scratch = NULL;
+    if (m->lora && !(m->lora_scratch = mem_alloc(lora_scratch_floats(m->lora, B * T) * sizeof(float))))
+        return err_set(e, "out of memory for the LoRA adapters' scratch");
     return 0;
 }
 
 int gpt_alloc_acts(gpt_t *m, int B, int T, err_t *e) { return alloc_acts(m, B, T, 0, e); }
 
 int gpt_alloc_train(gpt_t *m, int B, int T, err_t *e) {
-    if (!m->grads) {
-        m->grads = mem_alloc(m->table.total * sizeof(float));
-        if (!m->grads) return err_set(e, "out of memory allocating gradients");
-        if (bind(&m->g, &m->table, m->grads, m->cfg.n_layer, m->cfg.tie_embeddings, e) != 0) return -1;
+    if (!m->g.layers) {
+        int trainable = 0;
+        for (int i = 0; i < m->table.n; i++) trainable |= !m->table.t[i].frozen;
+        if (trainable && !(m->grads = mem_alloc(m->table.total * sizeof(float))))
+            return err_set(e, "out of memory allocating gradients");
+        if (bind(&m->g, &m->table, m->grads, m->cfg.n_layer, m->cfg.tie_embeddings, 1, e) != 0) return -1;
     }
     return alloc_acts(m, B, T, 1, e);
+}
+
+void gpt_freeze(gpt_t *m, int embeddings, int layers, int all) {
+    for (int i = 0; i < m->table.n; i++) {
+        gpt_tensor_t *t = &m->table.t[i];
+        int emb = t->role == P_EMBED || t->role == P_POS || (t->role == P_LM_HEAD && m->cfg.tie_embeddings);
+        if (all || (embeddings && emb) || (t->layer >= 0 && t->layer < layers)) t->frozen = 1;
+    }
 }
 
 void gpt_zero_grad(gpt_t *m) {
@@ -238,6 +255,12 @@ const float *gpt_logits(const gpt_t *m) { return m->acts.logits; }
 
 // Per-layer strides of the activation arena use its capacity, not the current B x T.
 #define LAYER(ptr, l, per) ((ptr) + (size_t)(l) * (per))
+
+// The adapters' part of a linear layer (model/lora.h), when the model has adapters.
+#define ADAPT(layer, role, out, inp, OC) \
+    if (m->lora) lora_forward(m->lora, layer, role, out, inp, (int)N, OC, m->lora_scratch)
+#define ADAPT_BACK(layer, role, dinp, dout, inp, OC) \
+    if (m->lora) lora_backward(m->lora, layer, role, dinp, dout, inp, (int)N, OC, m->lora_scratch)
 
 double gpt_forward(gpt_t *m, const int32_t *tokens, const int32_t *targets, const float *weights, int B, int T) {
     gpt_dims_t d = gpt_dims(&m->cfg);
@@ -261,17 +284,21 @@ double gpt_forward(gpt_t *m, const int32_t *tokens, const int32_t *targets, cons
         else layernorm_forward(n1, LAYER(a->norm1_mean, l, cap), LAYER(a->norm1_rstd, l, cap), x, w->norm1_w,
                                w->norm1_b, N, d.C, eps);
         matmul_forward(qkv, n1, w->qkv_w, w->qkv_b, N, d.C, d.QKV, d.layout);
+        ADAPT(l, P_QKV_W, qkv, n1, d.QKV);
         if (d.llama) rope_forward(qkv, m->rope_cos, m->rope_sin, B, T, d.NH, d.NKV, d.HS);
         attention_forward(atty, att, qkv, B, T, d.NH, d.NKV, d.HS);
         matmul_forward(xmid, atty, w->atto_w, w->atto_b, N, d.C, d.C, d.layout);
+        ADAPT(l, P_ATTO_W, xmid, atty, d.C);
         residual_forward(xmid, xmid, x, N * d.C);
         if (d.llama) rmsnorm_forward(n2, LAYER(a->norm2_rstd, l, cap), xmid, w->norm2_w, N, d.C, eps);
         else layernorm_forward(n2, LAYER(a->norm2_mean, l, cap), LAYER(a->norm2_rstd, l, cap), xmid, w->norm2_w,
                                w->norm2_b, N, d.C, eps);
         matmul_forward(fch, n2, w->fc_w, w->fc_b, N, d.C, d.FH, d.layout);
+        ADAPT(l, P_FC_W, fch, n2, d.FH);
         if (d.llama) swiglu_forward(fca, fch, N, d.F);
         else gelu_forward(fca, fch, N * d.F);
         matmul_forward(xout, fca, w->proj_w, w->proj_b, N, d.F, d.C, d.layout);
+        ADAPT(l, P_PROJ_W, xout, fca, d.C);
         residual_forward(xout, xout, xmid, N * d.C);
     }
     float *xL = LAYER(a->x, d.L, capC);
@@ -317,17 +344,21 @@ void gpt_backward(gpt_t *m) {
         float *fch = LAYER(a->fch, l, capFH), *fca = LAYER(a->fca, l, capF);
         // MLP branch: x_{l+1} = xmid + proj(act(fc(norm2(xmid)))); dres is d x_{l+1}.
         matmul_backward(a->dfca, g->proj_w, g->proj_b, dres, fca, w->proj_w, N, d.F, d.C, d.layout);
+        ADAPT_BACK(l, P_PROJ_W, a->dfca, dres, fca, d.C);
         if (d.llama) swiglu_backward(a->dfch, fch, a->dfca, N, d.F);
         else gelu_backward(a->dfch, fch, a->dfca, N * d.F);
         matmul_backward(a->dnorm, g->fc_w, g->fc_b, a->dfch, n2, w->fc_w, N, d.C, d.FH, d.layout);
+        ADAPT_BACK(l, P_FC_W, a->dnorm, a->dfch, n2, d.FH);
         if (d.llama) rmsnorm_backward(dres, g->norm2_w, a->dnorm, xmid, w->norm2_w, LAYER(a->norm2_rstd, l, cap), N, d.C);
         else layernorm_backward(dres, g->norm2_w, g->norm2_b, a->dnorm, xmid, w->norm2_w,
                                 LAYER(a->norm2_mean, l, cap), LAYER(a->norm2_rstd, l, cap), N, d.C);
         // Attention branch: xmid = x + o_proj(attention(qkv(norm1(x)))); dres is now d xmid.
         matmul_backward(a->datty, g->atto_w, g->atto_b, dres, atty, w->atto_w, N, d.C, d.C, d.layout);
+        ADAPT_BACK(l, P_ATTO_W, a->datty, dres, atty, d.C);
         attention_backward(a->dqkv, a->att_scratch, a->datty, att, qkv, B, T, d.NH, d.NKV, d.HS);
         if (d.llama) rope_backward(a->dqkv, m->rope_cos, m->rope_sin, B, T, d.NH, d.NKV, d.HS);
         matmul_backward(a->dnorm, g->qkv_w, g->qkv_b, a->dqkv, n1, w->qkv_w, N, d.C, d.QKV, d.layout);
+        ADAPT_BACK(l, P_QKV_W, a->dnorm, a->dqkv, n1, d.QKV);
         if (d.llama) rmsnorm_backward(dres, g->norm1_w, a->dnorm, x, w->norm1_w, LAYER(a->norm1_rstd, l, cap), N, d.C);
         else layernorm_backward(dres, g->norm1_w, g->norm1_b, a->dnorm, x, w->norm1_w,
                                 LAYER(a->norm1_mean, l, cap), LAYER(a->norm1_rstd, l, cap), N, d.C);

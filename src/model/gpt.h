@@ -82,6 +82,9 @@ typedef struct gpt {
     gpt_acts_t acts;
     float *rope_cos, *rope_sin;  // (T, HS/2), Llama only
     bf16_t *params_bf16;      // (table.total) bf16 copy of params for inference (gpt_to_bf16), or NULL
+    struct lora *lora;        // adapters added to the linear layers (model/lora.h), or NULL; not owned.
+                              // Set it before gpt_alloc_train / gpt_alloc_acts / kv_init.
+    float *lora_scratch;      // (lora_scratch_floats(lora, B T)) for the adapters' products
     struct st_file *file;     // the mapped checkpoint params point into (ckpt_map_model), or NULL
     int B, T;                 // shape of the last forward
     int has_targets;
@@ -98,6 +101,11 @@ int gpt_init_mapped(gpt_t *m, const gpt_config_t *cfg, struct st_file *file, con
 void gpt_init_weights(gpt_t *m, rng_t *rng);
 // Allocates gradients (zeroed) and activations for batches up to B x T (T <= context).
 int gpt_alloc_train(gpt_t *m, int B, int T, err_t *e);
+// Freezes (no gradient, no AdamW update) the token and position embeddings (embeddings; the
+// output head too when it is tied), the blocks of layers [0, layers), or every tensor (all).
+// Call before gpt_alloc_train, whose gradient views are then NULL for frozen tensors; with
+// everything frozen no gradient arena exists (LoRA trains its own parameters).
+void gpt_freeze(gpt_t *m, int embeddings, int layers, int all);
 // Allocates activations only (inference).
 int gpt_alloc_acts(gpt_t *m, int B, int T, err_t *e);
 size_t gpt_num_params(const gpt_t *m);

@@ -60,6 +60,7 @@ typedef struct gpt_tensor {
     size_t offset;      // in floats, from the start of the arena
     size_t numel;
     int decay;          // AdamW applies weight decay (matrices other than embeddings)
+    int frozen;         // no gradient, no update (gpt_freeze); 0 as built
 } gpt_tensor_t;
 
 typedef struct gpt_table {

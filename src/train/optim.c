@@ -35,6 +35,7 @@ void adamw_update(adamw_t *o, const gpt_table_t *tab, float *params, const float
     for (int i = 0; i < tab->n; i++) {
         const gpt_tensor_t *t = &tab->t[i];
         size_t k = t->offset;
+        if (t->frozen) continue;
         adamw_step(params + k, grads + k, o->m + k, o->v + k, t->numel, lr, o->beta1, o->beta2, o->eps,
                    t->decay ? o->weight_decay : 0.0f, bc1, bc2, gscale);
     }
