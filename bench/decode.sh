@@ -57,7 +57,8 @@ agree() { awk -v a="$1" -v b="$2" 'BEGIN { n = split(a, x, ","); split(b, y, ","
     while (k < n && x[k + 1] == y[k + 1]) k++; printf "%d/%d", k, n }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
 
-echo "threads $threads, OPENBLAS_CORETYPE=$core, OPENBLAS_L2_SIZE unset; prompt $prompt tokens, $new new" \
+l3=$(cat /sys/devices/system/cpu/cpu0/cache/index3/size 2>/dev/null || echo "?")
+echo "threads $threads, OPENBLAS_CORETYPE=$core, OPENBLAS_L2_SIZE unset, L3 $l3; prompt $prompt tokens, $new new" \
      "(greedy), $reps timed runs (median)"
 printf '%-6s %-6s %-5s | %8s %8s | %8s %8s %6s | %6s %7s %6s | %7s %7s | %6s\n' family config dtype \
     "pre m" "pre t" "dec m" "dec t" ratio "GB/s" bound "%bound" "RSS m" "RSS t" agree
@@ -101,5 +102,6 @@ for fam in $families; do
 done
 echo "columns: pre / dec = prefill / decode tokens/s, m = manabi, t = PyTorch (float32 in both rows);" \
      "ratio = decode manabi / PyTorch; bound = GB/s / bytes per token; RSS = peak MiB from loading on;" \
-     "agree = first greedy tokens equal to PyTorch's"
+     "agree = first greedy tokens equal to PyTorch's (bf16 rounds the weights: another model, so an early" \
+     "difference is expected); %bound over 100%: the weights a step reads fit in the L3 cache ($l3)"
 for f in "${floors[@]}"; do echo "floor: $f"; done
