@@ -76,33 +76,29 @@ void kv_copy(kv_cache_t *c, int dst, int src) {
 const float *kv_logits(const kv_cache_t *c, int i) { return c->logits + (size_t)i * c->V; }
 
 // Attention of the n new rows (row i at row_pos[i] of slot row_slot[i], queries in qkv) over
-// the cached keys and values of positions 0 .. their own, into atty (n, C).
+// the cached keys and values of positions 0 .. their own, into atty (n, C).  Rows of one slot
+// (a prefill) go a head at a time through the products of BLAS; rows of different slots (a
+// decode step) one (row, head) at a time.
 static void attend(kv_cache_t *c, const gpt_dims_t *d, int l, int n) {
-    int G = d->NH / d->NKV, T = c->T;
-    float scale = 1.0f / sqrtf((float)d->HS);
+    int G = d->NH / d->NKV, one_slot = 1;
+    for (int i = 1; i < n; i++) one_slot &= c->row_slot[i] == c->row_slot[0] && c->row_pos[i] == c->row_pos[0] + i;
+    size_t work = (size_t)n * d->NH * (c->row_pos[n - 1] + 1) * d->HS;
+    if (one_slot && n >= 4) {
+        float *K = kv_at(c, c->k, c->row_slot[0], l, 0), *V = kv_at(c, c->v, c->row_slot[0], l, 0);
 #pragma omp parallel for schedule(static)
+        for (int h = 0; h < d->NH; h++)
+            attention_cached_forward(c->atty + (size_t)h * d->HS, d->C, c->scores + (size_t)h * n * c->T,
+                                     c->qkv + (size_t)h * d->HS, d->QKV, K + (size_t)(h / G) * d->HS,
+                                     V + (size_t)(h / G) * d->HS, c->kvrow, c->row_pos, n, d->HS);
+        return;
+    }
+#pragma omp parallel for schedule(static) if (work >= PARALLEL_MIN)
     for (int ih = 0; ih < n * d->NH; ih++) {
-        int i = ih / d->NH, h = ih % d->NH, kvh = h / G, last = c->row_pos[i];  // attends to 0..last
-        const float *K = kv_at(c, c->k, c->row_slot[i], l, 0) + (size_t)kvh * d->HS;
-        const float *Vv = kv_at(c, c->v, c->row_slot[i], l, 0) + (size_t)kvh * d->HS;
-        const float *q = c->qkv + (size_t)i * d->QKV + (size_t)h * d->HS;
-        float *s = c->scores + (size_t)ih * T, mx = -INFINITY;
-        for (int t = 0; t <= last; t++) {
-            const float *k = K + (size_t)t * c->kvrow;
-            float dot = 0;
-            for (int j = 0; j < d->HS; j++) dot += q[j] * k[j];
-            s[t] = dot * scale;
-            mx = s[t] > mx ? s[t] : mx;
-        }
-        float sum = 0;
-        for (int t = 0; t <= last; t++) sum += s[t] = expf(s[t] - mx);
-        float *o = c->atty + (size_t)i * d->C + (size_t)h * d->HS, inv = 1.0f / sum;
-        memset(o, 0, (size_t)d->HS * sizeof(float));
-        for (int t = 0; t <= last; t++) {
-            const float *v = Vv + (size_t)t * c->kvrow;
-            float p = s[t] * inv;
-            for (int j = 0; j < d->HS; j++) o[j] += p * v[j];
-        }
+        int i = ih / d->NH, h = ih % d->NH, kvh = h / G;
+        const float *K = kv_at(c, c->k, c->row_slot[i], l, 0), *V = kv_at(c, c->v, c->row_slot[i], l, 0);
+        attention_cached_forward(c->atty + (size_t)i * d->C + (size_t)h * d->HS, d->C, c->scores + (size_t)ih * c->T,
+                                 c->qkv + (size_t)i * d->QKV + (size_t)h * d->HS, d->QKV, K + (size_t)kvh * d->HS,
+                                 V + (size_t)kvh * d->HS, c->kvrow, &c->row_pos[i], 1, d->HS);
     }
 }
 

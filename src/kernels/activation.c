@@ -29,7 +29,7 @@ KERNEL_CLONES static void gelu_backward_chunk(float *dinp, const float *inp, con
 }
 
 void gelu_forward(float *out, const float *inp, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN)
     for (size_t c = 0; c < (n + CHUNK - 1) / CHUNK; c++) {
         size_t i0 = c * CHUNK;
         gelu_chunk(out + i0, inp + i0, n - i0 < CHUNK ? n - i0 : CHUNK);
@@ -59,7 +59,7 @@ KERNEL_CLONES static void swiglu_backward_row(float *dg, float *du, const float 
 }
 
 void swiglu_forward(float *out, const float *inp, int N, int F) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * F >= PARALLEL_MIN)
     for (int r = 0; r < N; r++) {
         const float *g = inp + (size_t)r * 2 * F;
         swiglu_row(out + (size_t)r * F, g, g + F, F);

@@ -175,3 +175,39 @@ void attention_backward_ref(float *dqkv, const float *dout, const float *att, co
             }
         }
 }
+
+void attention_cached_forward(float *out, int ldo, float *scores, const float *q, int ldq, const float *K,
+                              const float *V, int ldk, const int *last, int n, int HS) {
+    float scale = 1.0f / sqrtf((float)HS);
+    int span = 0;
+    for (int i = 0; i < n; i++) span = last[i] + 1 > span ? last[i] + 1 : span;
+    if (n >= 4) {  // S = scale Q K^T, masked softmax by rows, O = P V
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, span, HS, scale, q, ldq, K, ldk, 0.0f, scores, span);
+        for (int i = 0; i < n; i++) {
+            float *row = scores + (size_t)i * span;
+            softmax_row(row, last[i] + 1);
+            for (int t = last[i] + 1; t < span; t++) row[t] = 0;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, HS, span, 1.0f, scores, span, V, ldk, 0.0f, out, ldo);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        const float *qi = q + (size_t)i * ldq;
+        float *s = scores + (size_t)i * span, *o = out + (size_t)i * ldo;
+        for (int t = 0; t <= last[i]; t++) {
+            const float *k = K + (size_t)t * ldk;
+            float dot = 0;
+#pragma omp simd reduction(+ : dot)
+            for (int j = 0; j < HS; j++) dot += qi[j] * k[j];
+            s[t] = dot * scale;
+        }
+        softmax_row(s, last[i] + 1);
+        memset(o, 0, (size_t)HS * sizeof(float));
+        for (int t = 0; t <= last[i]; t++) {
+            const float *v = V + (size_t)t * ldk;
+            float p = s[t];
+#pragma omp simd
+            for (int j = 0; j < HS; j++) o[j] += p * v[j];
+        }
+    }
+}

@@ -5,7 +5,7 @@
 #include "kernels/kernels.h"
 
 void embed_forward(float *out, const int32_t *tokens, const float *wte, const float *wpe, int B, int T, int C) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)B * T * C >= PARALLEL_MIN)
     for (int bt = 0; bt < B * T; bt++) {
         const float *e = wte + (size_t)tokens[bt] * C;
         float *o = out + (size_t)bt * C;
@@ -41,7 +41,7 @@ void embed_backward(float *dwte, float *dwpe, const float *dout, const int32_t *
 }
 
 void residual_forward(float *out, const float *a, const float *b, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= PARALLEL_MIN)
     for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 

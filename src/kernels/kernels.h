@@ -24,6 +24,10 @@
 // transposes for free), so checkpoints map 1:1 to the Hugging Face tensors.
 typedef enum { W_OUT_IN = 0, W_IN_OUT = 1 } wlayout_t;
 
+// Elementwise and per-row loops smaller than this many values run on the calling thread:
+// waking the other threads costs more than it saves (one generated token's rows).
+enum { PARALLEL_MIN = 1 << 15 };
+
 // out (N, OC) = inp (N, IC) . W + bias (OC, may be NULL)
 void matmul_forward(float *out, const float *inp, const float *w, const float *bias, int N, int IC, int OC,
                     wlayout_t layout);
@@ -102,6 +106,13 @@ void attention_forward(float *out, float *att, const float *qkv, int B, int T, i
 void attention_backward(float *dqkv, float *scratch, const float *dout, const float *att, const float *qkv, int B,
                         int T, int NH, int NKV, int HS);
 size_t attention_scratch_floats(int T);
+// One head's attention for n query rows over cached keys and values (generation through a KV
+// cache): row i attends to positions 0 .. last[i] of K and V.  q (n, ldq), K and V (T, ldk)
+// and out (n, ldo) hold rows of HS floats; scores is scratch of n * (max last + 1) floats.
+// Four rows or more go through BLAS (single-threaded inside a parallel region: run heads in
+// parallel); fewer are dot products.  Scaled by 1 / sqrt(HS).
+void attention_cached_forward(float *out, int ldo, float *scores, const float *q, int ldq, const float *K,
+                              const float *V, int ldk, const int *last, int n, int HS);
 void attention_forward_ref(float *out, float *att, const float *qkv, int B, int T, int NH, int NKV, int HS);
 void attention_backward_ref(float *dqkv, const float *dout, const float *att, const float *qkv, int B, int T,
                             int NH, int NKV, int HS);

@@ -70,6 +70,15 @@ static float dot_bf16(const float *x, const bf16_t *w, int n) {
     return s;
 }
 
+// Four weight rows (w, w + ldw, ...) against one x, into out[0..4).
+static void dot4_f32(const float *x, const float *w, size_t ldw, int n, float *out) {
+    for (int k = 0; k < 4; k++) out[k] = dot_f32(x, w + k * ldw, n);
+}
+
+static void dot4_bf16(const float *x, const bf16_t *w, size_t ldw, int n, float *out) {
+    for (int k = 0; k < 4; k++) out[k] = dot_bf16(x, w + k * ldw, n);
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define HAVE_AVX512_DOT 1
@@ -107,6 +116,34 @@ __attribute__((target("avx512f"))) static float dot_bf16_avx512(const float *x, 
     for (; i < n; i++) s += x[i] * bf16_load(w[i]);
     return s;
 }
+
+// Four rows share each load of x; one accumulator per row keeps four FMA chains in flight.
+#define DOT4_AVX512(SUFFIX, WT, LOADW)                                                                      \
+    __attribute__((target("avx512f"))) static void dot4_##SUFFIX##_avx512(const float *x, const WT *w,       \
+                                                                          size_t ldw, int n, float *out) { \
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                         \
+        int i = 0;                                                                                          \
+        for (; i + 16 <= n; i += 16) {                                                                      \
+            __m512 xv = _mm512_loadu_ps(x + i);                                                             \
+            _mm_prefetch((const char *)(w + 4 * ldw + i), _MM_HINT_T0);                                     \
+            _mm_prefetch((const char *)(w + 5 * ldw + i), _MM_HINT_T0);                                     \
+            _mm_prefetch((const char *)(w + 6 * ldw + i), _MM_HINT_T0);                                     \
+            _mm_prefetch((const char *)(w + 7 * ldw + i), _MM_HINT_T0);                                     \
+            a0 = _mm512_fmadd_ps(xv, LOADW(w + i), a0);                                                     \
+            a1 = _mm512_fmadd_ps(xv, LOADW(w + ldw + i), a1);                                               \
+            a2 = _mm512_fmadd_ps(xv, LOADW(w + 2 * ldw + i), a2);                                           \
+            a3 = _mm512_fmadd_ps(xv, LOADW(w + 3 * ldw + i), a3);                                           \
+        }                                                                                                   \
+        out[0] = _mm512_reduce_add_ps(a0), out[1] = _mm512_reduce_add_ps(a1);                               \
+        out[2] = _mm512_reduce_add_ps(a2), out[3] = _mm512_reduce_add_ps(a3);                               \
+        for (; i < n; i++)                                                                                  \
+            for (int k = 0; k < 4; k++) out[k] += x[i] * f32_of_##SUFFIX(w[k * ldw + i]);                   \
+    }
+static inline float f32_of_f32(float x) { return x; }
+static inline float f32_of_bf16(bf16_t h) { return bf16_load(h); }
+#define LOAD_F32X16(p) _mm512_loadu_ps(p)
+DOT4_AVX512(f32, float, LOAD_F32X16)
+DOT4_AVX512(bf16, bf16_t, bf16x16)
 #endif
 
 // Streaming products for N <= MATMUL_SKINNY rows: every weight row is read once from memory
@@ -116,9 +153,22 @@ __attribute__((target("avx512f"))) static float dot_bf16_avx512(const float *x, 
 #define SKINNY_KERNELS(SUFFIX, WT, LOAD)                                                                         \
     static void skinny_oi_##SUFFIX(float *out, const float *inp, const WT *w, int N, int IC, int OC) {          \
         float (*dot)(const float *, const WT *, int) = dot_##SUFFIX;                                           \
+        void (*dot4)(const float *, const WT *, size_t, int, float *) = dot4_##SUFFIX;                         \
         SKINNY_AVX512(SUFFIX)                                                                                  \
-        _Pragma("omp parallel for schedule(static)") for (int o = 0; o < OC; o++) {                            \
-            for (int r = 0; r < N; r++) out[(size_t)r * OC + o] = dot(inp + (size_t)r * IC, w + (size_t)o * IC, IC); \
+        int groups = OC / 4;                                                                                   \
+        _Pragma("omp parallel for schedule(static) if ((size_t)OC * IC >= PARALLEL_MIN)")                      \
+        for (int g = 0; g <= groups; g++) {                                                                    \
+            for (int r = 0; r < N; r++) {                                                                      \
+                const float *x = inp + (size_t)r * IC;                                                         \
+                float *y = out + (size_t)r * OC;                                                               \
+                if (g < groups) {                                                                              \
+                    float o4[4];                                                                               \
+                    dot4(x, w + (size_t)4 * g * IC, (size_t)IC, IC, o4);                                       \
+                    memcpy(y + 4 * g, o4, sizeof o4);                                                          \
+                } else {                                                                                       \
+                    for (int o = 4 * groups; o < OC; o++) y[o] = dot(x, w + (size_t)o * IC, IC);               \
+                }                                                                                              \
+            }                                                                                                  \
         }                                                                                                      \
     }                                                                                                          \
     static KERNEL_CLONES void skinny_io_##SUFFIX(float *out, const float *inp, const WT *w, int N, int IC,      \
@@ -140,8 +190,11 @@ __attribute__((target("avx512f"))) static float dot_bf16_avx512(const float *x, 
         }                                                                                                      \
     }
 #ifdef HAVE_AVX512_DOT
-#define SKINNY_AVX512(SUFFIX) \
-    if (__builtin_cpu_supports("avx512f")) dot = dot_##SUFFIX##_avx512;
+#define SKINNY_AVX512(SUFFIX)                                         \
+    if (__builtin_cpu_supports("avx512f")) {                          \
+        dot = dot_##SUFFIX##_avx512;                                  \
+        dot4 = dot4_##SUFFIX##_avx512;                                \
+    }
 #else
 #define SKINNY_AVX512(SUFFIX)
 #endif

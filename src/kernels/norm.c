@@ -7,7 +7,7 @@ enum { COLBLK = 64 };
 
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
                        int N, int C, float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= PARALLEL_MIN)
     for (int r = 0; r < N; r++) {
         const float *x = inp + (size_t)r * C;
         float *y = out + (size_t)r * C;
@@ -63,7 +63,7 @@ void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, co
 }
 
 void rmsnorm_forward(float *out, float *rstd, const float *inp, const float *w, int N, int C, float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C >= PARALLEL_MIN)
     for (int r = 0; r < N; r++) {
         const float *x = inp + (size_t)r * C;
         float *y = out + (size_t)r * C;

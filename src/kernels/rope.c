@@ -22,7 +22,7 @@ void rope_table(float *cos_t, float *sin_t, int T, int HS, float theta) {
 static void rotate(float *qkv, const float *cos_t, const float *sin_t, int B, int T, int NH, int NKV, int HS,
                    float sign) {
     int H2 = HS / 2, QKV = (NH + 2 * NKV) * HS, nrot = NH + NKV;  // q heads then k heads
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)B * T * (NH + NKV) * HS >= PARALLEL_MIN)
     for (int bt = 0; bt < B * T; bt++) {
         int t = bt % T;
         const float *c = cos_t + (size_t)t * H2, *s = sin_t + (size_t)t * H2;

@@ -32,6 +32,10 @@ void adamw_free(adamw_t *o) {
 void adamw_update(adamw_t *o, const gpt_table_t *tab, float *params, const float *grads, float lr, float gscale) {
     o->t++;
     float bc1 = 1.0f - powf(o->beta1, (float)o->t), bc2 = 1.0f - powf(o->beta2, (float)o->t);
+    if (!tab) {  // one flat tensor (adapters): every value decays
+        adamw_step(params, grads, o->m, o->v, o->n, lr, o->beta1, o->beta2, o->eps, o->weight_decay, bc1, bc2, gscale);
+        return;
+    }
     for (int i = 0; i < tab->n; i++) {
         const gpt_tensor_t *t = &tab->t[i];
         size_t k = t->offset;

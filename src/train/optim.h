@@ -21,6 +21,8 @@ typedef struct adamw {
 int adamw_init(adamw_t *o, size_t n, float beta1, float beta2, float eps, float weight_decay, err_t *e);
 void adamw_free(adamw_t *o);
 // One step over the whole arena with learning rate lr; gradients are multiplied by gscale.
+// The table decides weight decay and skips frozen tensors; tab NULL: the arena is one tensor
+// of o->n values that all decay (LoRA's).
 void adamw_update(adamw_t *o, const gpt_table_t *tab, float *params, const float *grads, float lr, float gscale);
 
 // The global L2 norm of the gradients (thread-count independent).
