@@ -15,6 +15,9 @@
 int cmd_pretrain(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
+int cmd_sft(int argc, char **argv);
+int cmd_lora(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_loss(int argc, char **argv);
 int cmd_data(int argc, char **argv);
@@ -31,10 +34,14 @@ int cli_parse(const char *cmd, const char *synopsis, arg_opt_t *opts, int argc, 
 // Prints "manabi: <msg>" to stderr and returns 1.
 int cli_fail(const char *msg);
 
-// Loads a checkpoint for inference (memory-mapped where it can be) and its tokenizer (the one
-// it records, or `tokenizer`), refusing a pair that does not belong together; bf16 converts the
-// weights (gpt_to_bf16).  On failure nothing is left to free.
-int cli_load_model(const char *ckpt, const char *tokenizer, int bf16, gpt_t *m, tok_t **tok, err_t *e);
+// Loads a checkpoint (memory-mapped unless CLI_WRITABLE) and its tokenizer (the one it
+// records, or `tokenizer`), refusing a pair that does not belong together; then the LoRA
+// adapter at `adapter` (NULL: none) into m->lora, refused on another base; CLI_BF16 converts
+// the weights (gpt_to_bf16).  On failure nothing is left to free; else cli_free_model.
+enum { CLI_BF16 = 1, CLI_WRITABLE = 2 };
+int cli_load_model(const char *ckpt, const char *tokenizer, const char *adapter, unsigned flags, gpt_t *m,
+                   tok_t **tok, err_t *e);
+void cli_free_model(gpt_t *m, tok_t *tok);
 // One line: prefill and decode tokens/s, the weights' precision and residence, memory.
 void cli_print_stats(FILE *f, const gpt_t *m, const gen_stats_t *s);
 

@@ -146,7 +146,7 @@ static int interactive(session_t *s) {
 }
 
 int cmd_chat(int argc, char **argv) {
-    const char *ckpt = NULL, *system = NULL, *tokenizer = NULL;
+    const char *ckpt = NULL, *system = NULL, *tokenizer = NULL, *adapter = NULL;
     int seed = 42, bf16 = 0, stats = 0, once = 0, repl = 0;
     session_t s = {0};
     gen_config_default(&s.gc);
@@ -165,6 +165,7 @@ int cmd_chat(int argc, char **argv) {
         {"seed", ARG_INT, &seed, "random seed"},
         {"bf16", ARG_BOOL, &bf16, "run with the weights rounded to bfloat16"},
         {"stats", ARG_BOOL, &stats, "print tokens/s and memory to stderr at the end"},
+        {"lora", ARG_STR, &adapter, "a LoRA adapter (adapter.safetensors from manabi sft) on the checkpoint, unmerged"},
         {"tokenizer", ARG_STR, &tokenizer, "tokenizer (default: the one the checkpoint records)"},
         {0},
     };
@@ -185,7 +186,7 @@ int cmd_chat(int argc, char **argv) {
     tok_t *tok = NULL;
     char *input = NULL;
     rc = 1;
-    if (cli_load_model(ckpt, tokenizer, bf16, &m, &tok, &e) != 0) return cli_fail(e.msg);
+    if (cli_load_model(ckpt, tokenizer, adapter, bf16 ? CLI_BF16 : 0, &m, &tok, &e) != 0) return cli_fail(e.msg);
     s.m = &m, s.tok = tok;
     chat_init(&s.chat);
     if (chat_check_tokenizer(tok, &e) != 0) goto done;
@@ -220,7 +221,6 @@ done:
     free(s.ids);
     chat_free(&s.chat);
     gen_free(s.g);
-    tok_free(tok);
-    gpt_free(&m);
+    cli_free_model(&m, tok);
     return rc;
 }

@@ -74,7 +74,7 @@ static int read_prompts(const char *path, char **data, char ***lines, int *n, er
 }
 
 int cmd_generate(int argc, char **argv) {
-    const char *ckpt = NULL, *prompt = NULL, *prompt_file = NULL, *prompts_file = NULL, *tokenizer = NULL;
+    const char *ckpt = NULL, *prompt = NULL, *prompt_file = NULL, *prompts_file = NULL, *tokenizer = NULL, *adapter = NULL;
     int seed = 42, samples = 1, bf16 = 0, json = 0, stats = 0, unconditional = 0;
     arg_strs_t stops = {0};
     gen_config_t gc;
@@ -103,6 +103,7 @@ int cmd_generate(int argc, char **argv) {
         {"bf16", ARG_BOOL, &bf16, "run with the weights rounded to bfloat16 (half the memory traffic)"},
         {"json", ARG_BOOL, &json, "one JSON object per answer: prompt, sample, text, tokens, finish"},
         {"stats", ARG_BOOL, &stats, "print prefill and decode tokens/s and memory to stderr"},
+        {"lora", ARG_STR, &adapter, "a LoRA adapter (adapter.safetensors from manabi sft) on the checkpoint, unmerged"},
         {"tokenizer", ARG_STR, &tokenizer, "tokenizer (default: the one the checkpoint records)"},
         {0},
     };
@@ -146,7 +147,7 @@ int cmd_generate(int argc, char **argv) {
         }
         one[0] = data;
     }
-    if (cli_load_model(ckpt, tokenizer, bf16, &m, &tok, &e) != 0) goto done0;
+    if (cli_load_model(ckpt, tokenizer, adapter, bf16 ? CLI_BF16 : 0, &m, &tok, &e) != 0) goto done0;
     eot = tok_special(tok, TOK_EOT);
     char **ptext = texts ? texts : one;
     ids = calloc((size_t)np, sizeof *ids), lens = calloc((size_t)np, sizeof *lens);
@@ -212,8 +213,7 @@ done:
     gen_output_free(out, np * samples);
     for (int j = 0; ids && j < np; j++) free(ids[j]);
     gen_free(g);
-    tok_free(tok);
-    gpt_free(&m);
+    cli_free_model(&m, tok);
 done0:
     if (rc) cli_fail(e.msg);
     free(out);

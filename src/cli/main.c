@@ -19,6 +19,9 @@ static const command_t commands[] = {
     {"pretrain", cmd_pretrain, "pre-train a model by next-token prediction on token shards"},
     {"generate", cmd_generate, "continue prompts from a checkpoint (sampling, stops, several samples or prompts)"},
     {"chat", cmd_chat, "talk with a model over the chat template (interactive, or one answer to stdin)"},
+    {"sft", cmd_sft, "fine-tune a checkpoint on examples (LoRA adapters, or every weight)"},
+    {"lora", cmd_lora, "'manabi lora merge': fold an adapter into its base checkpoint"},
+    {"eval", cmd_eval, "held-out loss and answer accuracy (exact, contained) of a checkpoint on examples"},
     {"loss", cmd_loss, "mean next-token loss and bits per byte of a checkpoint over shards"},
     {"info", cmd_info, "show a checkpoint's config, parameter count, step and loss"},
 };

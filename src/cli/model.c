@@ -1,14 +1,18 @@
-// Loading a checkpoint and the tokenizer it was trained with, for the inference commands.
+// Loading a checkpoint, the tokenizer it was trained with and an adapter, for the commands
+// that run a model.
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "core/mem.h"
+#include "model/lora.h"
 
-int cli_load_model(const char *ckpt, const char *tokenizer, int bf16, gpt_t *m, tok_t **tok, err_t *e) {
+int cli_load_model(const char *ckpt, const char *tokenizer, const char *adapter, unsigned flags, gpt_t *m,
+                   tok_t **tok, err_t *e) {
     ckpt_meta_t meta;
     *tok = NULL;
-    if (ckpt_map_model(ckpt, m, &meta, e) != 0) return -1;
+    int rc = flags & CLI_WRITABLE ? ckpt_load_model(ckpt, m, &meta, e) : ckpt_map_model(ckpt, m, &meta, e);
+    if (rc != 0) return -1;
     if (!tokenizer) tokenizer = meta.tokenizer[0] ? meta.tokenizer : "byte";
     if (tok_load(tok, tokenizer, NULL, e) != 0) goto fail;
     if (meta.tok_hash && meta.tok_hash != tok_hash(*tok)) {
@@ -25,21 +29,28 @@ int cli_load_model(const char *ckpt, const char *tokenizer, int bf16, gpt_t *m, 
         err_set(e, "tokenizer '%s' has no <|endoftext|> token to start a sequence with", tokenizer);
         goto fail;
     }
-    if (bf16 && gpt_to_bf16(m, e) != 0) goto fail;
+    if (adapter && !(m->lora = lora_load(adapter, m, e))) goto fail;  // before bf16: it checks the weights
+    if ((flags & CLI_BF16) && gpt_to_bf16(m, e) != 0) goto fail;
     return 0;
 fail:
-    tok_free(*tok);
+    cli_free_model(m, *tok);
     *tok = NULL;
-    gpt_free(m);
     return -1;
+}
+
+void cli_free_model(gpt_t *m, tok_t *tok) {
+    lora_free(m->lora);
+    m->lora = NULL;
+    gpt_free(m);
+    tok_free(tok);
 }
 
 void cli_print_stats(FILE *f, const gpt_t *m, const gen_stats_t *s) {
     fflush(stdout);  // after the text it follows
     fprintf(f, "prefill %lld tokens in %.3f s (%.1f tokens/s), decode %lld tokens in %.3f s (%.1f tokens/s); "
-               "weights %s, %s; resident %.1f MiB (peak %.1f)\n",
+               "weights %s, %s%s; resident %.1f MiB (peak %.1f)\n",
             (long long)s->prefill_tokens, s->prefill_s, s->prefill_s > 0 ? s->prefill_tokens / s->prefill_s : 0,
             (long long)s->decode_tokens, s->decode_s, s->decode_s > 0 ? s->decode_tokens / s->decode_s : 0,
-            m->params_bf16 ? "bf16" : "fp32", m->file ? "memory-mapped" : "in memory", mem_resident() / 1048576.0,
-            mem_peak_resident() / 1048576.0);
+            m->params_bf16 ? "bf16" : "fp32", m->file ? "memory-mapped" : "in memory", m->lora ? ", LoRA adapter" : "",
+            mem_resident() / 1048576.0, mem_peak_resident() / 1048576.0);
 }

@@ -702,3 +702,24 @@ int sft_epoch_row(const sft_epoch_t *ep, const sft_data_t *ds, size_t r, int32_t
     }
     return trained;
 }
+
+static int by_offset(const void *a, const void *b) {
+    size_t x = ((const sft_example_t *)a)->off, y = ((const sft_example_t *)b)->off;
+    return x < y ? -1 : x > y;
+}
+
+void sft_keep_fraction(sft_data_t *ds, double fraction, uint64_t seed) {
+    if (!(fraction < 1.0) || ds->n_ex == 0) return;
+    size_t keep = (size_t)(fraction * (double)ds->n_ex + 0.5);
+    if (keep < 1) keep = 1;
+    rng_t rng;
+    rng_seed(&rng, seed ^ 0x5EEDF4AC710Dull);
+    for (size_t i = 0; i < keep; i++) {  // a partial Fisher-Yates shuffle picks the subset ...
+        size_t j = i + (size_t)rng_below(&rng, ds->n_ex - i);
+        sft_example_t t = ds->ex[i];
+        ds->ex[i] = ds->ex[j], ds->ex[j] = t;
+    }
+    // ... which then goes back to file order, so the data order still comes from the epochs' seed
+    qsort(ds->ex, keep, sizeof *ds->ex, by_offset);
+    ds->n_ex = keep;
+}

@@ -195,6 +195,11 @@ int sft_load(sft_data_t *ds, const tok_t *t, const char *path, const sft_opts_t 
 int sft_load_text(sft_data_t *ds, const tok_t *t, const char *name, const char *text, size_t len,
                   const sft_opts_t *o, err_t *e);
 
+// Keeps a random fraction (0, 1) of the examples (at least one), chosen by seed, in their
+// order; the arena keeps every token (the counts in st still describe what was loaded).  For
+// learning curves over the amount of data.
+void sft_keep_fraction(sft_data_t *ds, double fraction, uint64_t seed);
+
 // The report: with json 0, a few lines of text; with json 1, one JSON object
 // {"files", "lines", "formats": {...}, "kept", "skipped": {"total", <sft_skip_key>: n, ...},
 //  "trimmed", "truncated", "dropped_long", "tokens", "trained_tokens", "longest",
