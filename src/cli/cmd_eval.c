@@ -1,4 +1,5 @@
 // manabi eval: held-out loss and answer accuracy of a checkpoint (and adapter) on examples.
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,15 +75,33 @@ int cmd_eval(int argc, char **argv) {
     if (!no_answers && qa_eval(&m, tok, &ds, &qo, &r, show, &sh, &e) != 0) goto done;
     double ex = r.n ? (double)r.exact / r.n : 0, co = r.n ? (double)r.contained / r.n : 0;
     if (json) {
-        printf("{\"examples\":%zu", ds.n_ex);
-        if (loss >= 0) printf(",\"loss\":%.6f", loss);
-        if (!no_answers) printf(",\"answered\":%zu,\"exact\":%.6f,\"contained\":%.6f", r.n, ex, co);
-        printf("}\n");
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "examples", json_object_new_int64((int64_t)ds.n_ex));
+        if (loss >= 0) json_object_object_add(o, "loss", json_object_new_double(loss));
+        if (!no_answers) {
+            json_object *tasks = json_object_new_object();
+            json_object_object_add(o, "answered", json_object_new_int64((int64_t)r.n));
+            json_object_object_add(o, "exact", json_object_new_double(ex));
+            json_object_object_add(o, "contained", json_object_new_double(co));
+            for (int t = 0; t < r.n_tasks; t++) {
+                json_object *k = json_object_new_object();
+                json_object_object_add(k, "n", json_object_new_int64((int64_t)r.task[t].n));
+                json_object_object_add(k, "exact", json_object_new_double((double)r.task[t].exact / r.task[t].n));
+                json_object_object_add(k, "contained", json_object_new_double((double)r.task[t].contained / r.task[t].n));
+                json_object_object_add(tasks, r.task[t].name, k);
+            }
+            json_object_object_add(o, "tasks", tasks);
+        }
+        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(o);
     } else {
         printf("%zu examples", ds.n_ex);
         if (loss >= 0) printf(" | held-out loss %.4f", loss);
         if (!no_answers) printf(" | %zu answered: exact %.1f%%, contained %.1f%%", r.n, 100 * ex, 100 * co);
         printf("\n");
+        for (int t = 0; !no_answers && r.n_tasks > 1 && t < r.n_tasks; t++)
+            printf("  %-16s %5zu: exact %5.1f%%, contained %5.1f%%\n", r.task[t].name, r.task[t].n,
+                   100.0 * r.task[t].exact / r.task[t].n, 100.0 * r.task[t].contained / r.task[t].n);
     }
     rc = 0;
 done:

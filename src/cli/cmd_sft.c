@@ -38,7 +38,7 @@ static int load_data(sft_data_t *ds, const tok_t *tok, const char *path, const s
     sft_init(ds);
     if (sft_load(ds, tok, path, so, e) != 0) return -1;
     char *rep = sft_report(ds, 0);
-    if (rep) printf("%s data:\n%s", what, rep);
+    if (rep) printf("%s%s", what, rep);
     free(rep);
     if (ds->n_ex == 0) return err_set(e, "%s: no usable example (see the report above)", path);
     return 0;
@@ -114,8 +114,8 @@ int cmd_sft(int argc, char **argv) {
         gpt_init_weights(&m, &r);
     }
     so.max_len = m.cfg.context;
-    if (load_data(&train, tok, data, &so, "training", &e) != 0) goto done;
-    if (val && load_data(&heldout, tok, val, &so, "held-out", &e) != 0) goto done;
+    if (load_data(&train, tok, data, &so, "", &e) != 0) goto done;
+    if (val && load_data(&heldout, tok, val, &so, "held-out set, ", &e) != 0) goto done;
     if (fraction < 1) {
         sft_keep_fraction(&train, fraction, (uint64_t)seed);
         printf("training on %zu examples (%.0f%%)\n", train.n_ex, 100.0 * fraction);

@@ -1,6 +1,7 @@
 #include "finetune/evaluate.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,12 +61,16 @@ static int nth_line(const char *text, size_t n, size_t line, const char **p, siz
     return 1;
 }
 
-// Adds the strings of the "answers" array of a JSONL line, if it has one.
-static int add_answers(refs_t *r, const char *line, size_t len) {
+// Adds the strings of the "answers" array of a JSONL line, if it has one, and copies its
+// "task" into task (48 bytes).
+static int add_answers(refs_t *r, const char *line, size_t len, char *task) {
     json_tokener *t = json_tokener_new();
     if (!t) return -1;
     json_object *o = json_tokener_parse_ex(t, line, (int)len), *a;
     int rc = 0;
+    json_object *tk;
+    if (o && json_object_object_get_ex(o, "task", &tk) && json_object_is_type(tk, json_type_string))
+        snprintf(task, 48, "%s", json_object_get_string(tk));
     if (o && json_object_object_get_ex(o, "answers", &a) && json_object_is_type(a, json_type_array))
         for (size_t i = 0; i < json_object_array_length(a) && rc == 0; i++) {
             json_object *s = json_object_array_get_idx(a, i);
@@ -90,9 +95,10 @@ int qa_eval(const gpt_t *m, const tok_t *tok, const sft_data_t *ds, const qa_opt
     int *lens = malloc((size_t)B * sizeof *lens);
     gen_output_t *out = calloc((size_t)B, sizeof *out);
     refs_t *refs = calloc((size_t)B, sizeof *refs);
+    char (*task)[48] = calloc((size_t)B, sizeof *task);
     gen_t *g = NULL;
     int rc = -1;
-    if (!files || !flen || !prompts || !lens || !out || !refs) {
+    if (!files || !flen || !prompts || !lens || !out || !refs || !task) {
         err_set(e, "out of memory");
         goto done;
     }
@@ -120,6 +126,7 @@ int qa_eval(const gpt_t *m, const tok_t *tok, const sft_data_t *ds, const qa_opt
             }
             prompts[b] = ids, lens[b] = k + 1;
             refs_free(&refs[b]);
+            task[b][0] = 0;
             char buf[4096];
             size_t len = 0;
             for (int t = k + 1; t < x->len && ids[t] != end; t++) {
@@ -131,7 +138,7 @@ int qa_eval(const gpt_t *m, const tok_t *tok, const sft_data_t *ds, const qa_opt
             size_t line_len;
             if (refs_add(&refs[b], buf, len) != 0 ||
                 (nth_line(files[x->file], flen[x->file], x->line, &line, &line_len) &&
-                 add_answers(&refs[b], line, line_len) != 0)) {
+                 add_answers(&refs[b], line, line_len, task[b]) != 0)) {
                 err_set(e, "out of memory");
                 goto done;
             }
@@ -146,6 +153,13 @@ int qa_eval(const gpt_t *m, const tok_t *tok, const sft_data_t *ds, const qa_opt
                 co |= contains(ans, refs[b].s[i]);
             }
             r->n++, r->exact += ex, r->contained += co;
+            int t = 0;
+            while (t < r->n_tasks && strcmp(r->task[t].name, task[b]) != 0) t++;
+            if (t == r->n_tasks) {
+                if (r->n_tasks < QA_MAX_TASKS) snprintf(r->task[r->n_tasks++].name, sizeof r->task[0].name, "%s", task[b]);
+                else t = QA_MAX_TASKS - 1;
+            }
+            r->task[t].n++, r->task[t].exact += ex, r->task[t].contained += co;
             if (fn) fn(first + b, ans, refs[b].s[0], ex, co, ctx);
         }
         gen_output_free(out, nb);
@@ -154,7 +168,7 @@ int qa_eval(const gpt_t *m, const tok_t *tok, const sft_data_t *ds, const qa_opt
 done:
     for (int f = 0; files && f < ds->n_files; f++) free(files[f]);
     for (int b = 0; refs && b < B; b++) refs_free(&refs[b]);
-    free(files), free(flen), free(prompts), free(lens), free(out), free(refs);
+    free(files), free(flen), free(prompts), free(lens), free(out), free(refs), free(task);
     gen_free(g);
     return rc;
 }

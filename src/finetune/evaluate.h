@@ -28,8 +28,16 @@ typedef struct qa_opts {
     size_t limit; // the first `limit` examples only (0: all)
 } qa_opts_t;
 
+enum { QA_MAX_TASKS = 16 };
+typedef struct qa_task {
+    char name[48];       // the "task" field of the examples' lines ("" when they have none)
+    size_t n, exact, contained;
+} qa_task_t;
+
 typedef struct qa_result {
     size_t n, exact, contained;
+    qa_task_t task[QA_MAX_TASKS];  // the same per task, in order of first appearance (further tasks
+    int n_tasks;                   // are counted under the last)
 } qa_result_t;
 
 // Called for every example answered: its index in ds, the answer, the reference, the scores.

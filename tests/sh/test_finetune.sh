@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Fine-tuning end to end: pretrain a tiny base -> manabi sft (LoRA, and full with frozen
+# embeddings) -> manabi eval (with the adapter unmerged, and merged by `manabi lora merge`:
+# the same held-out loss) -> generate and chat with the adapter; and the errors: an adapter on
+# another base, a bad line in strict mode, LoRA from scratch, an unknown target.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"  # $MANABI, $WORK (removed on exit), fail, expect_fail, ...
+cd "$WORK"
+
+make_corpus corpus.txt 60
+"$MANABI" data shards --out shards --val-fraction 0 corpus.txt >/dev/null 2>&1 || fail "data shards failed"
+base() {  # base DIR SEED
+    "$MANABI" pretrain --train "shards/train_*.bin" --out "$1" "${TINY[@]}" --threads 1 --steps 15 --seed "$2" \
+        >"$1.log" 2>&1 || { tail -n 5 "$1.log"; fail "pretrain failed"; }
+}
+base run 5
+base other 6
+
+# A toy task: four questions with two-letter answers, in the three formats.
+cat >toy.jsonl <<'EOF'
+{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "xq"}], "task": "toy"}
+{"prompt": "b", "completion": "yr"}
+{"instruction": "c", "input": "", "output": "zs"}
+{"messages": [{"role": "user", "content": "d"}, {"role": "assistant", "content": "wt"}], "answers": ["ZZ"]}
+EOF
+
+"$MANABI" sft --base run/latest.safetensors --data toy.jsonl --val toy.jsonl --out lora --steps 40 --batch 4 \
+    --lr 1e-2 --targets all >sft.log 2>&1 || { cat sft.log; fail "sft (LoRA) failed"; }
+[[ -f lora/adapter.safetensors && -f lora/adapter_config.json ]] || fail "no adapter files: $(ls lora)"
+grep -q '"peft_type": "LORA"' lora/adapter_config.json || fail "adapter_config.json is not PEFT's"
+grep -q '^fine-tuning data: 4 lines' sft.log && grep -q 'kept 4' sft.log || { cat sft.log; fail "no data report"; }
+[[ $(grep -c '"loss"' lora/metrics.jsonl) -eq 40 ]] || fail "metrics.jsonl has $(grep -c '"loss"' lora/metrics.jsonl) steps"
+first=$(grep -m1 -o '"loss":[0-9.]*' lora/metrics.jsonl | cut -d: -f2)
+last=$(grep -o '"loss":[0-9.]*' lora/metrics.jsonl | tail -n 1 | cut -d: -f2)
+awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a) }' || fail "LoRA loss did not fall: $first -> $last"
+
+ev() { "$MANABI" eval --data toy.jsonl --json --max-tokens 4 "$@"; }
+with=$(ev --ckpt run/latest.safetensors --lora lora/adapter.safetensors) || fail "eval with the adapter failed"
+[[ $with =~ \"loss\":([0-9.]+) ]] && l1=${BASH_REMATCH[1]} || fail "eval printed no loss: $with"
+grep -q '"answered":4' <<<"$with" && grep -q '"tasks":{"toy":{"n":1' <<<"$with" || fail "eval JSON: $with"
+"$MANABI" lora merge --base run/latest.safetensors --adapter lora/adapter.safetensors --out merged.safetensors \
+    >/dev/null || fail "lora merge failed"
+merged=$(ev --ckpt merged.safetensors) || fail "eval of the merged model failed"
+[[ $merged =~ \"loss\":([0-9.]+) ]] && l2=${BASH_REMATCH[1]}
+awk -v a="$l1" -v b="$l2" 'BEGIN { d = a - b; exit !(d < 1e-3 && d > -1e-3) }' ||
+    fail "merged loss $l2 differs from the adapter's $l1"
+plain=$(ev --ckpt run/latest.safetensors --no-answers)
+[[ $plain =~ \"loss\":([0-9.]+) ]] && l0=${BASH_REMATCH[1]}
+awk -v a="$l0" -v b="$l1" 'BEGIN { exit !(b < a) }' || fail "the adapter did not lower the held-out loss: $l0 -> $l1"
+echo "ok: LoRA: held-out loss $l0 -> $l1 (merged $l2)"
+
+"$MANABI" generate --ckpt run/latest.safetensors --lora lora/adapter.safetensors --prompt "The" --max-tokens 8 \
+    --stats >gen.txt 2>gen.err || { cat gen.err; fail "generate --lora failed"; }
+grep -q 'LoRA adapter' gen.err || fail "--stats does not mention the adapter: $(cat gen.err)"
+echo a | "$MANABI" chat --ckpt run/latest.safetensors --lora lora/adapter.safetensors --max-tokens 4 >/dev/null ||
+    fail "chat --lora failed"
+
+"$MANABI" sft --base run/latest.safetensors --data toy.jsonl --out full --steps 5 --batch 2 --full \
+    --freeze-embeddings >full.log 2>&1 || { cat full.log; fail "sft --full failed"; }
+"$MANABI" info full/model.safetensors >/dev/null || fail "the fully fine-tuned checkpoint does not load"
+ev --ckpt full/model.safetensors --no-answers >/dev/null || fail "eval of the full fine-tune failed"
+echo "ok: full fine-tuning"
+
+expect_fail "an adapter on another base" "other weights" \
+    "$MANABI" eval --ckpt other/latest.safetensors --lora lora/adapter.safetensors --data toy.jsonl
+printf '{"messages": [{"role": "user", "content": "hi"}]}\n' >bad.jsonl
+expect_fail "a conversation without an answer, strict" "bad.jsonl:1" \
+    "$MANABI" sft --base run/latest.safetensors --data bad.jsonl --out x --strict
+expect_fail "only bad lines" "no usable example" "$MANABI" sft --base run/latest.safetensors --data bad.jsonl --out x
+expect_fail "LoRA from scratch" "--full" \
+    "$MANABI" sft --base run/latest.safetensors --data toy.jsonl --out x --from-scratch
+expect_fail "an unknown LoRA target" "'nope'" \
+    "$MANABI" sft --base run/latest.safetensors --data toy.jsonl --out x --targets q,nope
+expect_fail "lora merge without an adapter" "--adapter" "$MANABI" lora merge --base run/latest.safetensors --out y
+echo "ok: fine-tuning errors"
