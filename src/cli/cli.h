@@ -18,6 +18,7 @@ int cmd_chat(int argc, char **argv);
 int cmd_sft(int argc, char **argv);
 int cmd_lora(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_dpo(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_loss(int argc, char **argv);
 int cmd_data(int argc, char **argv);
@@ -42,6 +43,17 @@ enum { CLI_BF16 = 1, CLI_WRITABLE = 2 };
 int cli_load_model(const char *ckpt, const char *tokenizer, const char *adapter, unsigned flags, gpt_t *m,
                    tok_t **tok, err_t *e);
 void cli_free_model(gpt_t *m, tok_t *tok);
+// The sampler's flags (infer/sample.h) for the arg_opt_t table of a command that generates.
+#define CLI_SAMPLE_OPTS(sc)                                                                                        \
+    {"temperature", ARG_FLOAT, &(sc)->temperature, "sampling temperature (0: greedy)"},                            \
+        {"top-k", ARG_INT, &(sc)->top_k, "keep the k most likely tokens (0: all)"},                                \
+        {"top-p", ARG_FLOAT, &(sc)->top_p, "keep the most likely tokens up to this probability, in (0, 1]"},       \
+        {"min-p", ARG_FLOAT, &(sc)->min_p, "drop tokens below this fraction of the most likely one's probability"}, \
+        {"repeat-penalty", ARG_FLOAT, &(sc)->repeat_penalty, "divide the logits of recent tokens by this (1: off)"}, \
+        {"frequency-penalty", ARG_FLOAT, &(sc)->frequency_penalty, "subtract this per occurrence in the window"},  \
+        {"presence-penalty", ARG_FLOAT, &(sc)->presence_penalty, "subtract this once a token is in the window"},   \
+        {"repeat-last-n", ARG_INT, &(sc)->repeat_last_n, "tokens the penalties look back over"}
+
 // One line: prefill and decode tokens/s, the weights' precision and residence, memory.
 void cli_print_stats(FILE *f, const gpt_t *m, const gen_stats_t *s);
 

@@ -33,7 +33,7 @@ int cmd_eval(int argc, char **argv) {
         {"data", ARG_STR, &data, "held-out examples (JSONL, as manabi sft reads)"},
         {"max-tokens", ARG_INT, &qo.max_new, "most tokens per answer"},
         {"batch", ARG_INT, &batch, "questions answered (and examples scored) together"},
-        {"limit", ARG_INT, &limit, "answer only the first N examples (0: all)"},
+        {"limit", ARG_INT, &limit, "answer only N examples, spread evenly over the file (0: all)"},
         {"show", ARG_INT, &show_n, "print the first N answers beside their references"},
         {"predictions", ARG_STR, &pred_path, "write every answer to this file (TSV: n, exact, contained, answer, reference)"},
         {"no-loss", ARG_BOOL, &no_loss, "skip the held-out loss"},

@@ -82,6 +82,9 @@ static int add_answers(refs_t *r, const char *line, size_t len, char *task) {
     return rc;
 }
 
+// The i-th of n examples spread evenly over all `total` (every one when n == total).
+static size_t pick(size_t i, size_t n, size_t total) { return n == total ? i : (size_t)((double)i * total / n); }
+
 static int contains(const char *hay, const char *needle) { return *needle && strstr(hay, needle) != NULL; }
 
 int qa_eval(const gpt_t *m, const tok_t *tok, const sft_data_t *ds, const qa_opts_t *o, qa_result_t *r,
@@ -116,7 +119,7 @@ int qa_eval(const gpt_t *m, const tok_t *tok, const sft_data_t *ds, const qa_opt
     for (size_t first = 0; first < n; first += (size_t)B) {
         int nb = (int)(n - first < (size_t)B ? n - first : (size_t)B);
         for (int b = 0; b < nb; b++) {
-            const sft_example_t *x = &ds->ex[first + b];
+            const sft_example_t *x = &ds->ex[pick(first + b, n, ds->n_ex)];
             const int32_t *ids = ds->ids + x->off;
             int k = x->len - 1;
             while (k >= 0 && ids[k] != asst) k--;
@@ -160,7 +163,7 @@ int qa_eval(const gpt_t *m, const tok_t *tok, const sft_data_t *ds, const qa_opt
                 else t = QA_MAX_TASKS - 1;
             }
             r->task[t].n++, r->task[t].exact += ex, r->task[t].contained += co;
-            if (fn) fn(first + b, ans, refs[b].s[0], ex, co, ctx);
+            if (fn) fn(pick(first + b, n, ds->n_ex), ans, refs[b].s[0], ex, co, ctx);
         }
         gen_output_free(out, nb);
     }

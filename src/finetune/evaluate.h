@@ -25,7 +25,7 @@
 typedef struct qa_opts {
     int max_new;  // most tokens per answer
     int batch;    // questions answered together
-    size_t limit; // the first `limit` examples only (0: all)
+    size_t limit; // answer only `limit` examples, spread evenly over the set (0: all)
 } qa_opts_t;
 
 enum { QA_MAX_TASKS = 16 };

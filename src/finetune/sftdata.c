@@ -65,19 +65,6 @@ typedef struct loader {
     err_t *e;
 } loader_t;
 
-static const char *json_kind(json_object *o) {
-    switch (json_object_get_type(o)) {
-    case json_type_null: return "null";
-    case json_type_boolean: return "a boolean";
-    case json_type_double:
-    case json_type_int: return "a number";
-    case json_type_object: return "an object";
-    case json_type_array: return "an array";
-    case json_type_string: return "a string";
-    }
-    return "of an unknown type";
-}
-
 static int blank(const char *s, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r') return 0;
@@ -150,7 +137,7 @@ static int get_field(loader_t *L, json_object *root, const char *key, int requir
     if (!required && (!has || json_object_is_type(v, json_type_null))) return 0;
     if (!has) return skip(L, SFT_SKIP_MISSING, "\"%s\" is missing (%s format)", key, fmt);
     if (!json_object_is_type(v, json_type_string))
-        return skip(L, SFT_SKIP_TYPE, "\"%s\" is %s, expected a string", key, json_kind(v));
+        return skip(L, SFT_SKIP_TYPE, "\"%s\" is %s, expected a string", key, chat_json_kind(v));
     *s = json_object_get_string(v);
     *n = (size_t)json_object_get_string_len(v);
     if (required || strcmp(key, "system") == 0)
@@ -247,7 +234,7 @@ static int parse_line(loader_t *L, json_tokener *tk, const char *line, size_t le
         goto done;
     }
     if (!json_object_is_type(root, json_type_object)) {
-        k = skip(L, SFT_SKIP_BAD_JSON, "expected a JSON object, got %s", json_kind(root));
+        k = skip(L, SFT_SKIP_BAD_JSON, "expected a JSON object, got %s", chat_json_kind(root));
         goto done;
     }
     sft_format_t f = SFT_FMT_MESSAGES;

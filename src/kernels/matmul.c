@@ -82,40 +82,32 @@ static void dot4_bf16(const float *x, const bf16_t *w, size_t ldw, int n, float 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define HAVE_AVX512_DOT 1
-__attribute__((target("avx512f"))) static float dot_f32_avx512(const float *x, const float *w, int n) {
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    int i = 0;
-    for (; i + 64 <= n; i += 64) {
-        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(w + i), a0);
-        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(w + i + 16), a1);
-        a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 32), _mm512_loadu_ps(w + i + 32), a2);
-        a3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 48), _mm512_loadu_ps(w + i + 48), a3);
-    }
-    for (; i + 16 <= n; i += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(w + i), a0);
-    float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-    for (; i < n; i++) s += x[i] * w[i];
-    return s;
-}
-
 __attribute__((target("avx512f"))) static inline __m512 bf16x16(const bf16_t *w) {
     __m256i h = _mm256_loadu_si256((const __m256i *)w);
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
 }
+static inline float f32_of_f32(float x) { return x; }
+static inline float f32_of_bf16(bf16_t h) { return bf16_load(h); }
+#define LOAD_F32X16(p) _mm512_loadu_ps(p)
 
-__attribute__((target("avx512f"))) static float dot_bf16_avx512(const float *x, const bf16_t *w, int n) {
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    int i = 0;
-    for (; i + 64 <= n; i += 64) {
-        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), bf16x16(w + i), a0);
-        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16), bf16x16(w + i + 16), a1);
-        a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 32), bf16x16(w + i + 32), a2);
-        a3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 48), bf16x16(w + i + 48), a3);
+// One row: four accumulators of 16 lanes.
+#define DOT_AVX512(SUFFIX, WT, LOADW)                                                                      \
+    __attribute__((target("avx512f"))) static float dot_##SUFFIX##_avx512(const float *x, const WT *w, int n) { \
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                        \
+        int i = 0;                                                                                         \
+        for (; i + 64 <= n; i += 64) {                                                                     \
+            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), LOADW(w + i), a0);                                \
+            a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16), LOADW(w + i + 16), a1);                      \
+            a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 32), LOADW(w + i + 32), a2);                      \
+            a3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 48), LOADW(w + i + 48), a3);                      \
+        }                                                                                                  \
+        for (; i + 16 <= n; i += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), LOADW(w + i), a0);      \
+        float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));       \
+        for (; i < n; i++) s += x[i] * f32_of_##SUFFIX(w[i]);                                              \
+        return s;                                                                                          \
     }
-    for (; i + 16 <= n; i += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), bf16x16(w + i), a0);
-    float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-    for (; i < n; i++) s += x[i] * bf16_load(w[i]);
-    return s;
-}
+DOT_AVX512(f32, float, LOAD_F32X16)
+DOT_AVX512(bf16, bf16_t, bf16x16)
 
 // Four rows share each load of x; one accumulator per row keeps four FMA chains in flight.
 #define DOT4_AVX512(SUFFIX, WT, LOADW)                                                                      \
@@ -139,9 +131,6 @@ __attribute__((target("avx512f"))) static float dot_bf16_avx512(const float *x, 
         for (; i < n; i++)                                                                                  \
             for (int k = 0; k < 4; k++) out[k] += x[i] * f32_of_##SUFFIX(w[k * ldw + i]);                   \
     }
-static inline float f32_of_f32(float x) { return x; }
-static inline float f32_of_bf16(bf16_t h) { return bf16_load(h); }
-#define LOAD_F32X16(p) _mm512_loadu_ps(p)
 DOT4_AVX512(f32, float, LOAD_F32X16)
 DOT4_AVX512(bf16, bf16_t, bf16x16)
 #endif

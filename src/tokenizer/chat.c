@@ -255,8 +255,7 @@ static int all_blank(const char *s, size_t n) {
     return 1;
 }
 
-// A JSON value's type as an error message names it.
-static const char *json_kind(json_object *o) {
+const char *chat_json_kind(const struct json_object *o) {
     switch (json_object_get_type(o)) {
     case json_type_null: return "null";
     case json_type_boolean: return "a boolean";
@@ -274,17 +273,17 @@ static int add_json_message(chat_t *c, json_object *o, size_t i, err_t *e) {
     json_object *role, *content;
     if (!json_object_is_type(o, json_type_object))
         return err_set(e, "messages[%zu] is %s, expected an object with \"role\" and \"content\"", i,
-                       json_kind(o));
+                       chat_json_kind(o));
     if (!json_object_object_get_ex(o, "role", &role)) return err_set(e, "messages[%zu].role is missing", i);
     if (!json_object_is_type(role, json_type_string))
         return err_set(e, "messages[%zu].role is %s, expected a string (system, user, assistant)", i,
-                       json_kind(role));
+                       chat_json_kind(role));
     chat_role_t r = CHAT_USER;
     if (chat_role_parse(json_object_get_string(role), &r, e) != 0) return err_wrap(e, "messages[%zu].role", i);
     if (!json_object_object_get_ex(o, "content", &content)) return err_set(e, "messages[%zu].content is missing", i);
     if (!json_object_is_type(content, json_type_string))
         return err_set(e, "messages[%zu].content is %s, expected a string", i,
-                       json_kind(content));
+                       chat_json_kind(content));
     return chat_add(c, r, json_object_get_string(content), (size_t)json_object_get_string_len(content), e);
 }
 
@@ -311,7 +310,7 @@ int chat_from_json(chat_t *c, const char *json, size_t len, err_t *e) {
         goto done;
     }
     if (!json_object_is_type(root, json_type_object)) {
-        err_set(e, "expected a JSON object {\"messages\": [...]}, got %s", json_kind(root));
+        err_set(e, "expected a JSON object {\"messages\": [...]}, got %s", chat_json_kind(root));
         goto done;
     }
     if (!json_object_object_get_ex(root, "messages", &msgs)) {
@@ -319,7 +318,7 @@ int chat_from_json(chat_t *c, const char *json, size_t len, err_t *e) {
         goto done;
     }
     if (!json_object_is_type(msgs, json_type_array)) {
-        err_set(e, "\"messages\" is %s, expected an array", json_kind(msgs));
+        err_set(e, "\"messages\" is %s, expected an array", chat_json_kind(msgs));
         goto done;
     }
     size_t nm = json_object_array_length(msgs);

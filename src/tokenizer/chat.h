@@ -97,6 +97,9 @@ char *chat_to_json(const chat_t *c);
 // accepted; other keys are ignored).  -1 with e naming the element and field at fault
 // ("messages[2].role: 'bot' is not a role (system, user, assistant)"); c is then as on entry.
 int chat_from_json(chat_t *c, const char *json, size_t len, err_t *e);
+// A JSON value's type as error messages name it: "null", "a number", "an array", ... (json-c).
+struct json_object;
+const char *chat_json_kind(const struct json_object *o);
 // Writes chat_to_json(c) and a newline to path, atomically (core/io.h).
 int chat_save(const chat_t *c, const char *path, err_t *e);
 
