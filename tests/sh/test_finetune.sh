@@ -2,7 +2,8 @@
 # Fine-tuning end to end: pretrain a tiny base -> manabi sft (LoRA, and full with frozen
 # embeddings) -> manabi eval (with the adapter unmerged, and merged by `manabi lora merge`:
 # the same held-out loss) -> generate and chat with the adapter; and the errors: an adapter on
-# another base, a bad line in strict mode, LoRA from scratch, an unknown target.
+# another base, a bad line in strict mode, LoRA from scratch, an unknown target; then DPO from
+# the fine-tuned model on preference pairs.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"  # $MANABI, $WORK (removed on exit), fail, expect_fail, ...
 cd "$WORK"
@@ -73,3 +74,24 @@ expect_fail "an unknown LoRA target" "'nope'" \
     "$MANABI" sft --base run/latest.safetensors --data toy.jsonl --out x --targets q,nope
 expect_fail "lora merge without an adapter" "--adapter" "$MANABI" lora merge --base run/latest.safetensors --out y
 echo "ok: fine-tuning errors"
+
+# DPO from the LoRA fine-tune: pairs in TRL's format, the reference = the fine-tuned model.
+cat >pairs.jsonl <<'EOF2'
+{"prompt": "a", "chosen": "xq", "rejected": "yr"}
+{"prompt": [{"role": "user", "content": "b"}], "chosen": "yr", "rejected": "zs"}
+{"prompt": "c", "chosen": "zs", "rejected": "zs"}
+EOF2
+"$MANABI" dpo --base run/latest.safetensors --sft-lora lora/adapter.safetensors --data pairs.jsonl --val pairs.jsonl \
+    --out dpo --steps 20 --batch 2 --lr 1e-2 --targets all >dpo.log 2>&1 || { cat dpo.log; fail "dpo failed"; }
+grep -q '2 pairs kept, 1 skipped (identical)' dpo.log || { cat dpo.log; fail "dpo did not count the identical pair"; }
+[[ -f dpo/base.safetensors && -f dpo/adapter.safetensors && $(grep -c '"loss"' dpo/metrics.jsonl) -eq 20 ]] ||
+    fail "dpo wrote $(ls dpo)"
+acc=$(grep -o '"val_accuracy":[0-9.]*' dpo/metrics.jsonl | tail -n 1 | cut -d: -f2)
+awk -v a="$acc" 'BEGIN { exit !(a == 1) }' || { cat dpo.log; fail "DPO did not rank both pairs right: $acc"; }
+ev --ckpt dpo/base.safetensors --lora dpo/adapter.safetensors >/dev/null || fail "eval after DPO failed"
+expect_fail "the DPO adapter on the pre-trained base" "other weights" \
+    "$MANABI" eval --ckpt run/latest.safetensors --lora dpo/adapter.safetensors --data toy.jsonl
+printf '{"prompt": "a", "chosen": "x", "rejected": "x"}\n' >same.jsonl
+expect_fail "only identical pairs" "no usable preference pair" \
+    "$MANABI" dpo --base run/latest.safetensors --data same.jsonl --out y
+echo "ok: DPO"

@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # ./run.sh --quick end to end: sources, cleaning with its report, tokenizer, shards, pre-training,
-# generation, LoRA fine-tuning with its evaluation before and after, and a chat turn, in about
-# 2 minutes.
+# generation, LoRA fine-tuning and DPO with their evaluations, and a chat turn, in about 2 minutes.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [[ ${BUILD:-build} != build ]]; then
@@ -19,8 +18,10 @@ awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a - 0.5) }' || { echo "loss d
 grep -q '^step *[0-9]*/[0-9]* | loss' <<<"$out" || { echo "no progress lines"; exit 1; }
 grep -q 'generate: ' <<<"$out" || { echo "no generation"; exit 1; }
 grep -Eq '^prefill [0-9]+ tokens .* decode [0-9]+ tokens' <<<"$out" || { echo "no generation stats"; exit 1; }
-grep -q 'chat with the fine-tuned model' <<<"$out" || { echo "run.sh did not end with a chat"; exit 1; }
-[[ $(grep -c 'answered: exact' <<<"$out") -eq 2 ]] || { echo "no evaluation before and after fine-tuning"; exit 1; }
+grep -q 'chat with the tuned model' <<<"$out" || { echo "run.sh did not end with a chat"; exit 1; }
+[[ $(grep -c 'answered: exact' <<<"$out") -eq 3 ]] || { echo "no evaluation before and after fine-tuning and DPO"; exit 1; }
+grep -Eq '^step +10/10 \| held-out loss [0-9.]+ \| reward accuracy' <<<"$out" || { echo "DPO printed no held-out pairs"; exit 1; }
+[[ -f runs/quick-dpo/adapter.safetensors ]] || { echo "no adapter from DPO"; exit 1; }
 [[ -f runs/quick-sft/adapter.safetensors ]] || { echo "no adapter from the fine-tuning"; exit 1; }
 # The corpus went through the cleaning pipeline and its report was printed.
 for stage in read extract normalize quality exact_dedup near_dedup line_dedup; do
