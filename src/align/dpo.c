@@ -29,65 +29,8 @@ double dpo_pair_loss(double pc, double pr, double rc, double rr, float beta, dou
     return softplus(-z);
 }
 
-// Rows of a batch of pairs: pair i's chosen answer in row 2 i, its rejected one in row 2 i + 1,
-// each cut to the batch's longest row; targets -1 (weight 0) outside the answers.
-typedef struct rows {
-    int cap_rows, cap_T, B, T;
-    int32_t *tokens, *targets, *row;  // (B, T), (B, T), scratch (T)
-    float *weights;
-} rows_t;
-
-static void rows_free(rows_t *r) {
-    free(r->tokens), free(r->targets), free(r->row), free(r->weights);
-    memset(r, 0, sizeof *r);
-}
-
-static int rows_init(rows_t *r, int pairs, int T, err_t *e) {
-    size_t n = (size_t)2 * pairs * T;
-    r->cap_rows = 2 * pairs, r->cap_T = T;
-    r->tokens = malloc(n * sizeof(int32_t)), r->targets = malloc(n * sizeof(int32_t));
-    r->weights = malloc(n * sizeof(float)), r->row = malloc((size_t)T * sizeof(int32_t));
-    if (!r->tokens || !r->targets || !r->weights || !r->row) {
-        rows_free(r);
-        return err_set(e, "out of memory for %d pairs of %d tokens", pairs, T);
-    }
-    return 0;
-}
-
-static int longest(const pref_data_t *d, size_t first, size_t count) {
-    int T = 2;
-    for (size_t i = first; i < first + count; i++) {
-        const pref_pair_t *p = &d->p[i];
-        int n = p->n_prompt + (p->n_chosen > p->n_rejected ? p->n_chosen : p->n_rejected);
-        T = n > T ? n : T;
-    }
-    return T;
-}
-
-// Fills the rows of pairs idx[0..count) of d; pad is any valid token.
-static void fill(rows_t *r, const pref_data_t *d, const size_t *idx, int count, int32_t pad) {
-    int T = 2;
-    for (int i = 0; i < count; i++) {
-        int t = longest(d, idx[i], 1);
-        T = t > T ? t : T;
-    }
-    r->B = 2 * count, r->T = T;
-    for (int row = 0; row < r->B; row++) {
-        int n, start;
-        pref_row(d, idx[row / 2], row % 2 == 0, r->row, &n, &start);
-        int32_t *tk = r->tokens + (size_t)row * T, *tg = r->targets + (size_t)row * T;
-        float *w = r->weights + (size_t)row * T;
-        for (int t = 0; t < T; t++) {
-            tk[t] = t < n ? r->row[t] : pad;
-            int trained = t >= start - 1 && t < n - 1;  // predicting the answer's tokens
-            tg[t] = trained ? r->row[t + 1] : 0;
-            w[t] = trained ? 1.0f : 0.0f;
-        }
-    }
-}
-
 // Sums of log p over each row's answer from the last forward's per-position losses.
-static void row_logprobs(const gpt_t *m, const rows_t *r, double *logp) {
+static void row_logprobs(const gpt_t *m, const pref_rows_t *r, double *logp) {
     for (int row = 0; row < r->B; row++) {
         double s = 0;
         for (int t = 0; t < r->T; t++)
@@ -103,10 +46,10 @@ static int ensure_acts(gpt_t *m, int B, int T, int train, err_t *e) {
 
 int dpo_logprobs(gpt_t *m, const pref_data_t *d, int batch, double *logp, err_t *e) {
     if (d->n == 0) return 0;
-    int T = longest(d, 0, d->n);
+    int T = pref_longest(d, 0, d->n);
     if (T > m->cfg.context) return err_set(e, "a pair has %d tokens, more than the context of %d", T, m->cfg.context);
-    rows_t r;
-    if (rows_init(&r, batch, T, e) != 0) return -1;
+    pref_rows_t r;
+    if (pref_rows_init(&r, batch, T, e) != 0) return -1;
     size_t *idx = malloc((size_t)batch * sizeof *idx);
     int rc = idx ? 0 : err_set(e, "out of memory");
     int training = m->lora ? m->lora->training : 0;
@@ -114,14 +57,14 @@ int dpo_logprobs(gpt_t *m, const pref_data_t *d, int batch, double *logp, err_t 
     for (size_t first = 0; rc == 0 && first < d->n; first += (size_t)batch) {
         int count = (int)(d->n - first < (size_t)batch ? d->n - first : (size_t)batch);
         for (int i = 0; i < count; i++) idx[i] = first + i;
-        fill(&r, d, idx, count, d->ids[0]);
+        pref_rows_fill(&r, d, idx, count);
         if ((rc = ensure_acts(m, r.B, r.T, 0, e)) != 0) break;
         gpt_forward(m, r.tokens, r.targets, r.weights, r.B, r.T);
         row_logprobs(m, &r, logp + 2 * first);
     }
     if (m->lora) m->lora->training = training;
     free(idx);
-    rows_free(&r);
+    pref_rows_free(&r);
     return rc;
 }
 
@@ -154,9 +97,9 @@ int dpo_evaluate(gpt_t *m, const pref_data_t *d, const double *ref, float beta, 
 
 // One batch: forward, the DPO loss of each pair, its derivative by each answer token's
 // cross-entropy set as that position's loss weight, backward (gradients accumulate).
-static void gradient(gpt_t *m, rows_t *r, const pref_data_t *d, const size_t *idx, int count, const double *ref,
+static void gradient(gpt_t *m, pref_rows_t *r, const pref_data_t *d, const size_t *idx, int count, const double *ref,
                      float beta, double *lp, dpo_stats_t *s) {
-    fill(r, d, idx, count, d->ids[0]);
+    pref_rows_fill(r, d, idx, count);
     gpt_forward(m, r->tokens, r->targets, r->weights, r->B, r->T);
     row_logprobs(m, r, lp);
     memset(s, 0, sizeof *s);
@@ -177,16 +120,16 @@ static void gradient(gpt_t *m, rows_t *r, const pref_data_t *d, const size_t *id
 
 int dpo_gradient(gpt_t *m, const pref_data_t *d, const size_t *idx, int count, const double *ref, float beta,
                  dpo_stats_t *s, err_t *e) {
-    rows_t r;
+    pref_rows_t r;
     double *lp = malloc((size_t)2 * count * sizeof *lp);
     if (!lp) return err_set(e, "out of memory");
-    if (rows_init(&r, count, longest(d, 0, d->n), e) != 0) {
+    if (pref_rows_init(&r, count, pref_longest(d, 0, d->n), e) != 0) {
         free(lp);
         return -1;
     }
     int rc = ensure_acts(m, 2 * count, r.cap_T, 1, e);
     if (rc == 0) gradient(m, &r, d, idx, count, ref, beta, lp, s);
-    rows_free(&r);
+    pref_rows_free(&r);
     free(lp);
     return rc;
 }
@@ -199,15 +142,15 @@ int dpo_train(gpt_t *m, lora_t **lora_out, const pref_data_t *train, const pref_
         return err_set(e, "batch %d, steps %d, beta %g: give positive values (batch at most 256)", o->batch, o->steps,
                        o->beta);
     if (m->file && !o->lora) return err_set(e, "training every weight needs the model in memory, not mapped");
-    int T = longest(train, 0, train->n);
-    if (val && val->n && longest(val, 0, val->n) > T) T = longest(val, 0, val->n);
+    int T = pref_longest(train, 0, train->n);
+    if (val && val->n && pref_longest(val, 0, val->n) > T) T = pref_longest(val, 0, val->n);
     if (T > m->cfg.context) return err_set(e, "a pair has %d tokens, more than the context of %d", T, m->cfg.context);
     double *ref = malloc((2 * train->n + 1) * sizeof *ref), *ref_val = malloc((2 * (val ? val->n : 0) + 1) * sizeof *ref);
     double *lp = malloc((size_t)2 * o->batch * sizeof *lp);
     size_t *order = malloc(train->n * sizeof *order);
     lora_t *l = NULL;
     adamw_t opt = {0};
-    rows_t r = {0};
+    pref_rows_t r = {0};
     int rc = -1;
     if (!ref || !ref_val || !lp || !order) {
         err_set(e, "out of memory");
@@ -229,7 +172,7 @@ int dpo_train(gpt_t *m, lora_t **lora_out, const pref_data_t *train, const pref_
     } else {
         params = m->params, n_params = gpt_num_params(m), tab = &m->table;
     }
-    if (gpt_alloc_train(m, 2 * o->batch, T, e) != 0 || rows_init(&r, o->batch, T, e) != 0) goto done;
+    if (gpt_alloc_train(m, 2 * o->batch, T, e) != 0 || pref_rows_init(&r, o->batch, T, e) != 0) goto done;
     grads = l ? l->grads : m->grads;
     if (adamw_init(&opt, n_params, 0.9f, 0.999f, 1e-8f, o->weight_decay, e) != 0) goto done;
     lr_schedule_t sched = {.kind = LR_COSINE, .lr = o->lr, .min_lr = o->lr * o->min_lr_frac, .warmup = o->warmup,
@@ -278,7 +221,7 @@ done:
         lora_free(l);
     }
     adamw_free(&opt);
-    rows_free(&r);
+    pref_rows_free(&r);
     free(ref), free(ref_val), free(lp), free(order);
     return rc;
 }

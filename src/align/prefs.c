@@ -165,3 +165,54 @@ int pref_load(pref_data_t *d, const tok_t *t, const char *path, int max_len, int
     free(text);
     return rc < 0 ? -1 : 0;
 }
+
+void pref_rows_free(pref_rows_t *r) {
+    free(r->tokens), free(r->targets), free(r->weights), free(r->row), free(r->last);
+    memset(r, 0, sizeof *r);
+}
+
+int pref_rows_init(pref_rows_t *r, int pairs, int T, err_t *e) {
+    memset(r, 0, sizeof *r);
+    size_t n = (size_t)2 * pairs * T;
+    r->cap_pairs = pairs, r->cap_T = T;
+    r->tokens = malloc(n * sizeof(int32_t)), r->targets = malloc(n * sizeof(int32_t));
+    r->weights = malloc(n * sizeof(float)), r->row = malloc((size_t)T * sizeof(int32_t));
+    r->last = malloc((size_t)2 * pairs * sizeof(int));
+    if (!r->tokens || !r->targets || !r->weights || !r->row || !r->last) {
+        pref_rows_free(r);
+        return err_set(e, "out of memory for %d pairs of %d tokens", pairs, T);
+    }
+    return 0;
+}
+
+int pref_longest(const pref_data_t *d, size_t first, size_t count) {
+    int T = 2;
+    for (size_t i = first; i < first + count; i++) {
+        const pref_pair_t *p = &d->p[i];
+        int n = p->n_prompt + (p->n_chosen > p->n_rejected ? p->n_chosen : p->n_rejected);
+        T = n > T ? n : T;
+    }
+    return T;
+}
+
+void pref_rows_fill(pref_rows_t *r, const pref_data_t *d, const size_t *idx, int count) {
+    int T = 2;
+    for (int i = 0; i < count; i++) {
+        int t = pref_longest(d, idx[i], 1);
+        T = t > T ? t : T;
+    }
+    r->B = 2 * count, r->T = T;
+    for (int row = 0; row < r->B; row++) {
+        int n, start;
+        pref_row(d, idx[row / 2], row % 2 == 0, r->row, &n, &start);
+        int32_t *tk = r->tokens + (size_t)row * T, *tg = r->targets + (size_t)row * T;
+        float *w = r->weights + (size_t)row * T;
+        for (int t = 0; t < T; t++) {
+            tk[t] = t < n ? r->row[t] : r->row[0];  // padding: any valid id
+            int trained = t >= start - 1 && t < n - 1;  // predicting the answer's tokens
+            tg[t] = trained ? r->row[t + 1] : 0;
+            w[t] = trained ? 1.0f : 0.0f;
+        }
+        r->last[row] = n - 1;
+    }
+}

@@ -56,4 +56,24 @@ const char *pref_skip_name(pref_skip_t k);
 // *n is the length and *start the first answer position.
 void pref_row(const pref_data_t *d, size_t i, int chosen, int32_t *ids, int *n, int *start);
 
+// The rows of a batch of pairs, for one forward pass: pair idx[i]'s chosen answer in row 2 i,
+// its rejected one in row 2 i + 1, cut to the batch's longest row (T); targets and weights (1)
+// mark the positions that predict answer tokens (weight 0 elsewhere, padding included); last[r]
+// is row r's last token (the answer's <|end|>).
+typedef struct pref_rows {
+    int cap_pairs, cap_T;     // capacity
+    int B, T;                 // the last fill: 2 x pairs rows of T
+    int32_t *tokens, *targets;  // (B, T)
+    float *weights;           // (B, T)
+    int *last;                // (B)
+    int32_t *row;             // scratch (cap_T)
+} pref_rows_t;
+
+int pref_rows_init(pref_rows_t *r, int pairs, int T, err_t *e);
+void pref_rows_free(pref_rows_t *r);  // safe on a zeroed one, twice
+// pairs idx[0..count) (count <= cap_pairs, each no longer than cap_T).
+void pref_rows_fill(pref_rows_t *r, const pref_data_t *d, const size_t *idx, int count);
+// The longest pair (prompt + longer answer) among pairs [first, first + count).
+int pref_longest(const pref_data_t *d, size_t first, size_t count);
+
 #endif

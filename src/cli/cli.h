@@ -19,6 +19,8 @@ int cmd_sft(int argc, char **argv);
 int cmd_lora(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_dpo(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_winrate(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_loss(int argc, char **argv);
 int cmd_data(int argc, char **argv);
@@ -43,6 +45,12 @@ enum { CLI_BF16 = 1, CLI_WRITABLE = 2 };
 int cli_load_model(const char *ckpt, const char *tokenizer, const char *adapter, unsigned flags, gpt_t *m,
                    tok_t **tok, err_t *e);
 void cli_free_model(gpt_t *m, tok_t *tok);
+// The metadata of a checkpoint derived from base: the tokenizer base records (or `tokenizer`)
+// and tok's hash.
+int cli_checkpoint_meta(const char *base, const char *tokenizer, const tok_t *tok, ckpt_meta_t *meta, err_t *e);
+// Loads preference pairs and prints their counts; an error when none is usable.
+struct pref_data;
+int cli_load_pairs(struct pref_data *d, const tok_t *tok, const char *path, int max_len, int strict, err_t *e);
 // The sampler's flags (infer/sample.h) for the arg_opt_t table of a command that generates.
 #define CLI_SAMPLE_OPTS(sc)                                                                                        \
     {"temperature", ARG_FLOAT, &(sc)->temperature, "sampling temperature (0: greedy)"},                            \

@@ -42,18 +42,6 @@ static void progress(const dpo_progress_t *p, void *ctx) {
     fflush(stdout);
 }
 
-static int load_pairs(pref_data_t *d, const tok_t *tok, const char *path, int max_len, int strict, err_t *e) {
-    pref_init(d);
-    if (pref_load(d, tok, path, max_len, strict, e) != 0) return -1;
-    printf("%s: %zu lines, %zu pairs kept", path, d->lines, d->n);
-    for (int k = 0; k < PREF_NSKIP; k++)
-        if (d->skipped[k]) printf(", %zu skipped (%s)", d->skipped[k], pref_skip_name((pref_skip_t)k));
-    printf("\n");
-    for (int i = 0; i < d->n_notes; i++) printf("  %s\n", d->notes[i]);
-    if (d->n == 0) return err_set(e, "%s: no usable preference pair", path);
-    return 0;
-}
-
 int cmd_dpo(int argc, char **argv) {
     const char *base = NULL, *sft_lora = NULL, *data = NULL, *val = NULL, *out = NULL, *targets = "q,v";
     const char *tokenizer = NULL;
@@ -104,21 +92,16 @@ int cmd_dpo(int argc, char **argv) {
         m.lora = NULL;
     }
     if (o.lora && lora_targets_parse(targets, m.cfg.family, &o.lora_cfg.targets, &e) != 0) goto done;
-    if (load_pairs(&train, tok, data, m.cfg.context, strict, &e) != 0) goto done;
-    if (val && load_pairs(&held, tok, val, m.cfg.context, strict, &e) != 0) goto done;
+    if (cli_load_pairs(&train, tok, data, m.cfg.context, strict, &e) != 0) goto done;
+    if (val && cli_load_pairs(&held, tok, val, m.cfg.context, strict, &e) != 0) goto done;
     if (io_mkdir_p(out, &e) != 0) goto done;
     snprintf(path, sizeof path, "%s/metrics.jsonl", out);
     if (!(metrics = fopen(path, "w"))) {
         err_set(&e, "cannot write %s: %s", path, strerror(errno));
         goto done;
     }
-    ckpt_meta_t meta = {0}, bm;
-    gpt_t probe;  // the tokenizer the base records, for the checkpoints written here
-    if (ckpt_map_model(base, &probe, &bm, &e) != 0) goto done;
-    gpt_free(&probe);
-    memcpy(meta.tokenizer, bm.tokenizer, sizeof meta.tokenizer);
-    if (tokenizer) snprintf(meta.tokenizer, sizeof meta.tokenizer, "%s", tokenizer);
-    meta.tok_hash = tok_hash(tok);
+    ckpt_meta_t meta;
+    if (cli_checkpoint_meta(base, tokenizer, tok, &meta, &e) != 0) goto done;
     if (o.lora) {  // the adapter's base: the model as DPO found it
         snprintf(path, sizeof path, "%s/base.safetensors", out);
         if (ckpt_save_model(path, &m, &meta, &e) != 0) goto done;

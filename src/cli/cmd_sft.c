@@ -139,14 +139,9 @@ int cmd_sft(int argc, char **argv) {
         printf("wrote %s (%zu trainable parameters, %.2f%% of the model's %zu) and %s\n", path, adapter->total,
                100.0 * adapter->total / gpt_num_params(&m), gpt_num_params(&m), json);
     } else {
-        ckpt_meta_t meta = {.step = o.steps};
-        snprintf(meta.tokenizer, sizeof meta.tokenizer, "%s", tokenizer ? tokenizer : "");
-        ckpt_meta_t bm;
-        gpt_t probe;  // the base's tokenizer record, for the new checkpoint
-        if (ckpt_map_model(base, &probe, &bm, &e) != 0) goto done;
-        gpt_free(&probe);
-        if (!tokenizer) memcpy(meta.tokenizer, bm.tokenizer, sizeof meta.tokenizer);
-        meta.tok_hash = tok_hash(tok);
+        ckpt_meta_t meta;
+        if (cli_checkpoint_meta(base, tokenizer, tok, &meta, &e) != 0) goto done;
+        meta.step = o.steps;
         snprintf(path, sizeof path, "%s/model.safetensors", out);
         if (ckpt_save_model(path, &m, &meta, &e) != 0) goto done;
         printf("wrote %s\n", path);

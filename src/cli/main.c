@@ -21,6 +21,8 @@ static const command_t commands[] = {
     {"chat", cmd_chat, "talk with a model over the chat template (interactive, or one answer to stdin)"},
     {"sft", cmd_sft, "fine-tune a checkpoint on examples (LoRA adapters, or every weight)"},
     {"lora", cmd_lora, "'manabi lora merge': fold an adapter into its base checkpoint"},
+    {"rm", cmd_rm, "train a reward model on preference pairs (the trunk + a scalar head, Bradley-Terry loss)"},
+    {"winrate", cmd_winrate, "how often a reward model prefers one model's answers to another's"},
     {"dpo", cmd_dpo, "learn preferred answers from preference pairs (Direct Preference Optimization)"},
     {"eval", cmd_eval, "held-out loss and answer accuracy (exact, contained) of a checkpoint on examples"},
     {"loss", cmd_loss, "mean next-token loss and bits per byte of a checkpoint over shards"},

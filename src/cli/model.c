@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "core/mem.h"
+#include "align/prefs.h"
 #include "model/lora.h"
 
 int cli_load_model(const char *ckpt, const char *tokenizer, const char *adapter, unsigned flags, gpt_t *m,
@@ -53,4 +54,27 @@ void cli_print_stats(FILE *f, const gpt_t *m, const gen_stats_t *s) {
             (long long)s->decode_tokens, s->decode_s, s->decode_s > 0 ? s->decode_tokens / s->decode_s : 0,
             m->params_bf16 ? "bf16" : "fp32", m->file ? "memory-mapped" : "in memory", m->lora ? ", LoRA adapter" : "",
             mem_resident() / 1048576.0, mem_peak_resident() / 1048576.0);
+}
+
+int cli_checkpoint_meta(const char *base, const char *tokenizer, const tok_t *tok, ckpt_meta_t *meta, err_t *e) {
+    gpt_t probe;
+    ckpt_meta_t bm;
+    if (ckpt_map_model(base, &probe, &bm, e) != 0) return -1;
+    gpt_free(&probe);
+    memset(meta, 0, sizeof *meta);
+    snprintf(meta->tokenizer, sizeof meta->tokenizer, "%s", tokenizer ? tokenizer : bm.tokenizer);
+    meta->tok_hash = tok_hash(tok);
+    return 0;
+}
+
+int cli_load_pairs(pref_data_t *d, const tok_t *tok, const char *path, int max_len, int strict, err_t *e) {
+    pref_init(d);
+    if (pref_load(d, tok, path, max_len, strict, e) != 0) return -1;
+    printf("%s: %zu lines, %zu pairs kept", path, d->lines, d->n);
+    for (int k = 0; k < PREF_NSKIP; k++)
+        if (d->skipped[k]) printf(", %zu skipped (%s)", d->skipped[k], pref_skip_name((pref_skip_t)k));
+    printf("\n");
+    for (int i = 0; i < d->n_notes; i++) printf("  %s\n", d->notes[i]);
+    if (d->n == 0) return err_set(e, "%s: no usable preference pair", path);
+    return 0;
 }

@@ -252,6 +252,7 @@ void gpt_zero_grad(gpt_t *m) {
 }
 
 const float *gpt_logits(const gpt_t *m) { return m->acts.logits; }
+const float *gpt_hidden(const gpt_t *m) { return m->acts.normf; }
 
 // Per-layer strides of the activation arena use its capacity, not the current B x T.
 #define LAYER(ptr, l, per) ((ptr) + (size_t)(l) * (per))
@@ -318,7 +319,24 @@ double gpt_forward(gpt_t *m, const int32_t *tokens, const int32_t *targets, cons
     return loss;
 }
 
+static void trunk_backward(gpt_t *m);
+
 void gpt_backward(gpt_t *m) {
+    gpt_dims_t d = gpt_dims(&m->cfg);
+    gpt_acts_t *a = &m->acts;
+    size_t N = (size_t)m->B * m->T;
+    xent_backward(a->logits, a->lse, a->targets, a->dloss, N, d.V);  // logits now hold dlogits
+    matmul_backward(a->dnorm, m->g.lm_head, NULL, a->logits, a->normf, m->w.lm_head, N, d.C, d.V, W_OUT_IN);
+    trunk_backward(m);
+}
+
+void gpt_backward_hidden(gpt_t *m, const float *dnormf) {
+    memcpy(m->acts.dnorm, dnormf, (size_t)m->B * m->T * m->cfg.d_model * sizeof(float));
+    trunk_backward(m);
+}
+
+// From a->dnorm = d loss / d (the final norm's output) down to the embeddings.
+static void trunk_backward(gpt_t *m) {
     gpt_dims_t d = gpt_dims(&m->cfg);
     gpt_acts_t *a = &m->acts;
     int B = m->B, T = m->T;
@@ -326,9 +344,6 @@ void gpt_backward(gpt_t *m) {
     size_t capC = cap * d.C, capQKV = cap * d.QKV, capFH = cap * d.FH, capF = cap * d.F;
     size_t capAtt = (size_t)a->B * d.NH * a->T * a->T;
     float *dres = a->dres;  // d loss / d residual stream, carried down through the blocks
-
-    xent_backward(a->logits, a->lse, a->targets, a->dloss, N, d.V);  // logits now hold dlogits
-    matmul_backward(a->dnorm, m->g.lm_head, NULL, a->logits, a->normf, m->w.lm_head, N, d.C, d.V, W_OUT_IN);
     memset(dres, 0, N * d.C * sizeof(float));
     float *xL = LAYER(a->x, d.L, capC);
     if (d.llama) rmsnorm_backward(dres, m->g.normf_w, a->dnorm, xL, m->w.normf_w, a->normf_rstd, N, d.C);

@@ -122,6 +122,12 @@ int gpt_to_bf16(gpt_t *m, err_t *e);
 double gpt_forward(gpt_t *m, const int32_t *tokens, const int32_t *targets, const float *weights, int B, int T);
 // Backward pass of the last forward (which had targets): grads += d loss / d params.
 void gpt_backward(gpt_t *m);
+// The backward pass of the last forward from a gradient on the final norm's output instead of
+// the logits (a head of its own on the hidden states, such as a reward model's): dnormf (B, T,
+// C); grads += d loss / d params (the output head's untouched).
+void gpt_backward_hidden(gpt_t *m, const float *dnormf);
+// The final norm's output of the last forward, (B, T, C): the hidden states the head reads.
+const float *gpt_hidden(const gpt_t *m);
 void gpt_zero_grad(gpt_t *m);
 // Logits of the last forward, (B, T, V).
 const float *gpt_logits(const gpt_t *m);

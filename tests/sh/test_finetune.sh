@@ -3,7 +3,7 @@
 # embeddings) -> manabi eval (with the adapter unmerged, and merged by `manabi lora merge`:
 # the same held-out loss) -> generate and chat with the adapter; and the errors: an adapter on
 # another base, a bad line in strict mode, LoRA from scratch, an unknown target; then DPO from
-# the fine-tuned model on preference pairs.
+# the fine-tuned model on preference pairs, a reward model, and the win rate it judges.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"  # $MANABI, $WORK (removed on exit), fail, expect_fail, ...
 cd "$WORK"
@@ -95,3 +95,17 @@ printf '{"prompt": "a", "chosen": "x", "rejected": "x"}\n' >same.jsonl
 expect_fail "only identical pairs" "no usable preference pair" \
     "$MANABI" dpo --base run/latest.safetensors --data same.jsonl --out y
 echo "ok: DPO"
+
+# A reward model on the same pairs, then the DPO model against the fine-tuned one, judged by it.
+"$MANABI" rm --base run/latest.safetensors --sft-lora lora/adapter.safetensors --data pairs.jsonl --val pairs.jsonl \
+    --out rm --steps 30 --batch 2 --lr 1e-2 --targets all >rm.log 2>&1 || { cat rm.log; fail "rm failed"; }
+grep -q 'held-out pairs right 100.0%' rm.log || { cat rm.log; fail "the reward model did not rank both pairs right"; }
+[[ -f rm/base.safetensors && -f rm/adapter.safetensors && -f rm/head.safetensors ]] || fail "rm wrote $(ls rm)"
+"$MANABI" winrate --rm rm --ckpt dpo/base.safetensors --lora dpo/adapter.safetensors --vs run/latest.safetensors \
+    --vs-lora lora/adapter.safetensors --prompts toy.jsonl --max-tokens 4 --json >win.json 2>win.err ||
+    { cat win.err; fail "winrate failed"; }
+grep -Eq '^\{"prompts":4,"win_rate":[0-9.]+,"reward_a":-?[0-9.]+,"reward_b":-?[0-9.]+,"kl_a_b":-?[0-9.]+\}$' win.json ||
+    fail "winrate printed: $(cat win.json)"
+expect_fail "winrate without a reward model" "nowhere/model.safetensors" \
+    "$MANABI" winrate --rm nowhere --ckpt run/latest.safetensors --vs run/latest.safetensors --prompts toy.jsonl
+echo "ok: reward model and win rate"
