@@ -38,6 +38,7 @@ if [[ $quick -eq 1 ]]; then
     prompts=("The " "これは")
     sft_out=runs/quick-sft sft_args=(--steps 30 --batch 8 --lr 5e-3 --rank 16 --alpha 32 --targets all) eval_limit=32
     dpo_out=runs/quick-dpo pref_args=(--per-task 40) dpo_args=(--steps 10 --batch 8 --targets all)
+    rm_out=runs/quick-rm rm_args=(--steps 10 --batch 8 --targets all) win_limit=16
 else
     sources=(brown web fortunes jargon manpages_ja docs_ja)
     raw=data/raw fetch_args=()
@@ -49,6 +50,7 @@ else
     sft_out=runs/default-sft eval_limit=400
     sft_args=(--steps 600 --batch 16 --lr 5e-3 --rank 16 --alpha 32 --targets all --eval-every 200)
     dpo_out=runs/default-dpo pref_args=(--per-task 1000) dpo_args=(--steps 200 --batch 16 --targets all --eval-every 100)
+    rm_out=runs/default-rm rm_args=(--steps 200 --batch 16 --targets all --eval-every 100) win_limit=200
 fi
 
 step "sources (scripts/fetch_corpus.sh)"
@@ -120,6 +122,13 @@ $manabi dpo --base "$run/latest.safetensors" --sft-lora "$sft_out/adapter.safete
 step "after DPO: the held-out questions"
 $manabi eval --ckpt "$dpo_out/base.safetensors" --lora "$dpo_out/adapter.safetensors" --data data/sft/heldout.jsonl \
     --limit "$eval_limit" --show 3
+step "a reward model on the same pairs ($rm_out)"
+$manabi rm --base "$run/latest.safetensors" --sft-lora "$sft_out/adapter.safetensors" --data data/prefs/train.jsonl \
+    --val data/prefs/heldout.jsonl --out "$rm_out" "${rm_args[@]}"
+step "the DPO model against the fine-tuned one, judged by the reward model"
+$manabi winrate --rm "$rm_out" --ckpt "$dpo_out/base.safetensors" --lora "$dpo_out/adapter.safetensors" \
+    --vs "$run/latest.safetensors" --vs-lora "$sft_out/adapter.safetensors" --prompts data/sft/heldout.jsonl \
+    --limit "$win_limit"
 
 # Interactively: build/manabi chat --ckpt runs/default-dpo/base.safetensors --lora runs/default-dpo/adapter.safetensors
 step "chat with the tuned model (one turn, read from standard input)"

@@ -22,6 +22,7 @@ grep -q 'chat with the tuned model' <<<"$out" || { echo "run.sh did not end with
 [[ $(grep -c 'answered: exact' <<<"$out") -eq 3 ]] || { echo "no evaluation before and after fine-tuning and DPO"; exit 1; }
 grep -Eq '^step +10/10 \| held-out loss [0-9.]+ \| reward accuracy' <<<"$out" || { echo "DPO printed no held-out pairs"; exit 1; }
 [[ -f runs/quick-dpo/adapter.safetensors ]] || { echo "no adapter from DPO"; exit 1; }
+grep -Eq '^16 prompts: A wins [0-9.]+%' <<<"$out" || { echo "no win rate"; exit 1; }
 [[ -f runs/quick-sft/adapter.safetensors ]] || { echo "no adapter from the fine-tuning"; exit 1; }
 # The corpus went through the cleaning pipeline and its report was printed.
 for stage in read extract normalize quality exact_dedup near_dedup line_dedup; do
