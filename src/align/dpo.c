@@ -6,6 +6,7 @@
 
 #include "core/rng.h"
 #include "train/optim.h"
+#include "train/trainable.h"
 
 void dpo_defaults(dpo_opts_t *o) {
     memset(o, 0, sizeof *o);
@@ -141,13 +142,13 @@ int dpo_train(gpt_t *m, lora_t **lora_out, const pref_data_t *train, const pref_
     if (o->batch < 1 || o->batch > 256 || o->steps < 1 || !(o->beta > 0))
         return err_set(e, "batch %d, steps %d, beta %g: give positive values (batch at most 256)", o->batch, o->steps,
                        o->beta);
-    if (m->file && !o->lora) return err_set(e, "training every weight needs the model in memory, not mapped");
     int T = pref_longest(train, 0, train->n);
     if (val && val->n && pref_longest(val, 0, val->n) > T) T = pref_longest(val, 0, val->n);
     if (T > m->cfg.context) return err_set(e, "a pair has %d tokens, more than the context of %d", T, m->cfg.context);
     double *ref = malloc((2 * train->n + 1) * sizeof *ref), *ref_val = malloc((2 * (val ? val->n : 0) + 1) * sizeof *ref);
     double *lp = malloc((size_t)2 * o->batch * sizeof *lp);
     size_t *order = malloc(train->n * sizeof *order);
+    trainable_t tr = {0};
     lora_t *l = NULL;
     adamw_t opt = {0};
     pref_rows_t r = {0};
@@ -161,20 +162,12 @@ int dpo_train(gpt_t *m, lora_t **lora_out, const pref_data_t *train, const pref_
         goto done;
     rng_t rng;
     rng_seed(&rng, o->seed);
-    float *params, *grads;
-    size_t n_params;
-    const gpt_table_t *tab = NULL;
-    if (o->lora) {
-        if (!(l = lora_new(m, &o->lora_cfg, &rng, e)) || lora_alloc_grads(l, e) != 0) goto done;
-        m->lora = l;
-        gpt_freeze(m, 0, 0, 1);
-        params = l->params, n_params = l->total;
-    } else {
-        params = m->params, n_params = gpt_num_params(m), tab = &m->table;
-    }
-    if (gpt_alloc_train(m, 2 * o->batch, T, e) != 0 || pref_rows_init(&r, o->batch, T, e) != 0) goto done;
-    grads = l ? l->grads : m->grads;
-    if (adamw_init(&opt, n_params, 0.9f, 0.999f, 1e-8f, o->weight_decay, e) != 0) goto done;
+    if (trainable_init(&tr, m, o->lora ? &o->lora_cfg : NULL, &rng, e) != 0) goto done;
+    l = tr.lora;
+    if (gpt_alloc_train(m, 2 * o->batch, T, e) != 0 || trainable_grads(&tr, m, e) != 0 ||
+        pref_rows_init(&r, o->batch, T, e) != 0)
+        goto done;
+    if (adamw_init(&opt, tr.n, 0.9f, 0.999f, 1e-8f, o->weight_decay, e) != 0) goto done;
     lr_schedule_t sched = {.kind = LR_COSINE, .lr = o->lr, .min_lr = o->lr * o->min_lr_frac, .warmup = o->warmup,
                            .total = o->steps};
     for (size_t i = 0; i < train->n; i++) order[i] = i;
@@ -184,10 +177,7 @@ int dpo_train(gpt_t *m, lora_t **lora_out, const pref_data_t *train, const pref_
         int count = o->batch;
         for (int k = 0; k < count; k++) {
             if (next == train->n) {  // a new epoch in a new order
-                for (size_t i = train->n - 1; i > 0; i--) {
-                    size_t j = (size_t)rng_below(&rng, i + 1), t = order[i];
-                    order[i] = order[j], order[j] = t;
-                }
+                rng_shuffle(&rng, order, train->n);
                 next = 0;
             }
             idx[k] = order[next++];
@@ -196,13 +186,13 @@ int dpo_train(gpt_t *m, lora_t **lora_out, const pref_data_t *train, const pref_
         gpt_zero_grad(m);
         dpo_progress_t p = {.step = step + 1, .steps = o->steps};
         gradient(m, &r, train, idx, count, ref, o->beta, lp, &p.train);
-        double norm = grad_norm(grads, n_params);
+        double norm = grad_norm(tr.grads, tr.n);
         if (!isfinite(norm) || !isfinite(p.train.loss)) {
             err_set(e, "the loss or gradient is not finite at step %d: lower the learning rate", step + 1);
             goto done;
         }
         p.lr = lr_at(&sched, step), p.grad_norm = norm;
-        adamw_update(&opt, tab, params, grads, p.lr, clip_scale(norm, o->grad_clip));
+        adamw_update(&opt, tr.tab, tr.params, tr.grads, p.lr, clip_scale(norm, o->grad_clip));
         int last = step + 1 == o->steps || (o->stop && *o->stop);
         if (val && val->n && (last || (o->eval_every > 0 && (step + 1) % o->eval_every == 0))) {
             if (dpo_evaluate(m, val, ref_val, o->beta, o->batch, &p.val, e) != 0) goto done;
@@ -213,13 +203,10 @@ int dpo_train(gpt_t *m, lora_t **lora_out, const pref_data_t *train, const pref_
     }
     if (l) l->training = 0;
     *lora_out = l;
-    l = NULL;
+    tr.lora = NULL;  // the caller's now
     rc = 0;
 done:
-    if (l) {
-        m->lora = NULL;
-        lora_free(l);
-    }
+    trainable_free(&tr, m);
     adamw_free(&opt);
     pref_rows_free(&r);
     free(ref), free(ref_val), free(lp), free(order);

@@ -7,6 +7,7 @@
 #include "core/rng.h"
 #include "model/safetensors.h"
 #include "train/optim.h"
+#include "train/trainable.h"
 
 void rm_defaults(rm_opts_t *o) {
     memset(o, 0, sizeof *o);
@@ -147,10 +148,10 @@ int rm_train(rm_t *rm, lora_t **lora_out, const pref_data_t *train, const pref_d
     if (train->n == 0) return err_set(e, "no preference pairs to train on");
     if (o->batch < 1 || o->batch > 256 || o->steps < 1)
         return err_set(e, "batch %d, steps %d: give positive values (batch at most 256)", o->batch, o->steps);
-    if (m->file && !o->lora) return err_set(e, "training every weight needs the model in memory, not mapped");
     int T = pref_longest(train, 0, train->n);
     if (val && val->n && pref_longest(val, 0, val->n) > T) T = pref_longest(val, 0, val->n);
     if (T > m->cfg.context) return err_set(e, "a pair has %d tokens, more than the context of %d", T, m->cfg.context);
+    trainable_t tr = {0};
     lora_t *l = NULL;
     adamw_t opt = {0}, hopt = {0};
     pref_rows_t r = {0};
@@ -164,20 +165,12 @@ int rm_train(rm_t *rm, lora_t **lora_out, const pref_data_t *train, const pref_d
         err_set(e, "out of memory");
         goto done;
     }
-    float *params, *grads;
-    size_t n_params;
-    const gpt_table_t *tab = NULL;
-    if (o->lora) {
-        if (!(l = lora_new(m, &o->lora_cfg, &rng, e)) || lora_alloc_grads(l, e) != 0) goto done;
-        m->lora = l;
-        gpt_freeze(m, 0, 0, 1);
-        params = l->params, n_params = l->total;
-    } else {
-        params = m->params, n_params = gpt_num_params(m), tab = &m->table;
-    }
-    if (gpt_alloc_train(m, 2 * o->batch, T, e) != 0 || pref_rows_init(&r, o->batch, T, e) != 0) goto done;
-    grads = l ? l->grads : m->grads;
-    if (adamw_init(&opt, n_params, 0.9f, 0.999f, 1e-8f, 0.0f, e) != 0 ||
+    if (trainable_init(&tr, m, o->lora ? &o->lora_cfg : NULL, &rng, e) != 0) goto done;
+    l = tr.lora;
+    if (gpt_alloc_train(m, 2 * o->batch, T, e) != 0 || trainable_grads(&tr, m, e) != 0 ||
+        pref_rows_init(&r, o->batch, T, e) != 0)
+        goto done;
+    if (adamw_init(&opt, tr.n, 0.9f, 0.999f, 1e-8f, 0.0f, e) != 0 ||
         adamw_init(&hopt, (size_t)rm->C + 1, 0.9f, 0.999f, 1e-8f, 0.0f, e) != 0)
         goto done;
     lr_schedule_t sched = {.kind = LR_COSINE, .lr = 1.0f, .min_lr = o->min_lr_frac, .warmup = o->warmup,
@@ -187,11 +180,8 @@ int rm_train(rm_t *rm, lora_t **lora_out, const pref_data_t *train, const pref_d
     for (int step = 0; step < o->steps; step++) {
         size_t idx[256];
         for (int k = 0; k < o->batch; k++) {
-            if (next == train->n) {
-                for (size_t i = train->n - 1; i > 0; i--) {
-                    size_t j = (size_t)rng_below(&rng, i + 1), t = order[i];
-                    order[i] = order[j], order[j] = t;
-                }
+            if (next == train->n) {  // a new epoch in a new order
+                rng_shuffle(&rng, order, train->n);
                 next = 0;
             }
             idx[k] = order[next++];
@@ -201,14 +191,14 @@ int rm_train(rm_t *rm, lora_t **lora_out, const pref_data_t *train, const pref_d
         memset(rm->dhead, 0, ((size_t)rm->C + 1) * sizeof(float));
         rm_progress_t p = {.step = step + 1, .steps = o->steps, .val_accuracy = -1};
         p.loss = gradient(rm, &r, train, idx, o->batch, o->margin, s, dh, &p.accuracy);
-        double n2 = grad_norm(grads, n_params), nh = grad_norm(rm->dhead, (size_t)rm->C + 1);
+        double n2 = grad_norm(tr.grads, tr.n), nh = grad_norm(rm->dhead, (size_t)rm->C + 1);
         p.grad_norm = sqrt(n2 * n2 + nh * nh);
         if (!isfinite(p.grad_norm) || !isfinite(p.loss)) {
             err_set(e, "the loss or gradient is not finite at step %d: lower the learning rate", step + 1);
             goto done;
         }
         float f = lr_at(&sched, step), clip = clip_scale(p.grad_norm, o->grad_clip);
-        adamw_update(&opt, tab, params, grads, o->lr * f, clip);
+        adamw_update(&opt, tr.tab, tr.params, tr.grads, o->lr * f, clip);
         adamw_update(&hopt, NULL, rm->head, rm->dhead, o->head_lr * f, clip);
         if (val && val->n && (step + 1 == o->steps || (o->eval_every > 0 && (step + 1) % o->eval_every == 0)) &&
             rm_accuracy(rm, val, o->batch, &p.val_accuracy, e) != 0)
@@ -216,13 +206,10 @@ int rm_train(rm_t *rm, lora_t **lora_out, const pref_data_t *train, const pref_d
         if (fn) fn(&p, ctx);
     }
     *lora_out = l;
-    l = NULL;
+    tr.lora = NULL;  // the caller's now
     rc = 0;
 done:
-    if (l) {
-        m->lora = NULL;
-        lora_free(l);
-    }
+    trainable_free(&tr, m);
     adamw_free(&opt), adamw_free(&hopt);
     pref_rows_free(&r);
     free(s), free(dh), free(order);

@@ -45,6 +45,9 @@ enum { CLI_BF16 = 1, CLI_WRITABLE = 2 };
 int cli_load_model(const char *ckpt, const char *tokenizer, const char *adapter, unsigned flags, gpt_t *m,
                    tok_t **tok, err_t *e);
 void cli_free_model(gpt_t *m, tok_t *tok);
+// The model a preference stage starts from: ckpt in memory with the fine-tuning adapter
+// sft_lora (may be NULL) merged into it.
+int cli_load_start(const char *ckpt, const char *tokenizer, const char *sft_lora, gpt_t *m, tok_t **tok, err_t *e);
 // The metadata of a checkpoint derived from base: the tokenizer base records (or `tokenizer`)
 // and tok's hash.
 int cli_checkpoint_meta(const char *base, const char *tokenizer, const tok_t *tok, ckpt_meta_t *meta, err_t *e);

@@ -61,12 +61,7 @@ int cmd_rm(int argc, char **argv) {
     lora_t *adapter = NULL;
     char path[4200];
     rc = 1;
-    if (cli_load_model(base, tokenizer, sft_lora, CLI_WRITABLE, &m, &tok, &e) != 0) return cli_fail(e.msg);
-    if (m.lora) {
-        if (lora_merge(m.lora, &m, &e) != 0) goto done;
-        lora_free(m.lora);
-        m.lora = NULL;
-    }
+    if (cli_load_start(base, tokenizer, sft_lora, &m, &tok, &e) != 0) return cli_fail(e.msg);
     if (o.lora && lora_targets_parse(targets, m.cfg.family, &o.lora_cfg.targets, &e) != 0) goto done;
     if (cli_load_pairs(&train, tok, data, m.cfg.context, strict, &e) != 0) goto done;
     if (val && cli_load_pairs(&held, tok, val, m.cfg.context, strict, &e) != 0) goto done;

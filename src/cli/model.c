@@ -39,6 +39,21 @@ fail:
     return -1;
 }
 
+int cli_load_start(const char *ckpt, const char *tokenizer, const char *sft_lora, gpt_t *m, tok_t **tok, err_t *e) {
+    if (cli_load_model(ckpt, tokenizer, sft_lora, CLI_WRITABLE, m, tok, e) != 0) return -1;
+    if (m->lora) {
+        int rc = lora_merge(m->lora, m, e);
+        lora_free(m->lora);
+        m->lora = NULL;
+        if (rc != 0) {
+            cli_free_model(m, *tok);
+            *tok = NULL;
+            return -1;
+        }
+    }
+    return 0;
+}
+
 void cli_free_model(gpt_t *m, tok_t *tok) {
     lora_free(m->lora);
     m->lora = NULL;

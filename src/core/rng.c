@@ -43,3 +43,10 @@ float rng_normal(rng_t *r) {
     double u2 = (double)(rng_u64(r) >> 11) * (1.0 / 9007199254740992.0);
     return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
 }
+
+void rng_shuffle(rng_t *r, size_t *a, size_t n) {
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)rng_below(r, i), t = a[i - 1];
+        a[i - 1] = a[j], a[j] = t;
+    }
+}

@@ -5,6 +5,7 @@
 #ifndef MANABI_CORE_RNG_H
 #define MANABI_CORE_RNG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct rng {
@@ -17,6 +18,8 @@ uint64_t rng_u64(rng_t *r);
 float rng_uniform(rng_t *r);
 // Uniform integer in [0, n), n > 0, without modulo bias.
 uint64_t rng_below(rng_t *r, uint64_t n);
+// Puts a[0..n) in a uniformly random order (Fisher-Yates).
+void rng_shuffle(rng_t *r, size_t *a, size_t n);
 // Standard normal (Box-Muller).
 float rng_normal(rng_t *r);
 

@@ -6,6 +6,7 @@
 
 #include "core/timing.h"
 #include "train/optim.h"
+#include "train/trainable.h"
 
 void sft_train_defaults(sft_train_opts_t *o) {
     memset(o, 0, sizeof *o);
@@ -122,38 +123,18 @@ int sft_train(gpt_t *m, lora_t **lora_out, const sft_data_t *train, const sft_da
     if (T > m->cfg.context)
         return err_set(e, "an example has %d tokens, more than the model's context of %d: load the data with "
                           "max_len = the context", T, m->cfg.context);
-    if (m->file && !o->lora)
-        return err_set(e, "full fine-tuning changes the weights: load the model into memory, not mapped");
-    lora_t *l = NULL;
+    trainable_t tr = {0};
     adamw_t opt = {0};
     rows_t r = {0};
     sft_epoch_t ep = {0};
     int rc = -1;
     rng_t rng;
     rng_seed(&rng, o->seed);
-    float *params = NULL, *grads = NULL;
-    size_t n_params;
-    const gpt_table_t *tab;
-    if (o->lora) {
-        if (!(l = lora_new(m, &o->lora_cfg, &rng, e)) || lora_alloc_grads(l, e) != 0) goto done;
-        m->lora = l;
-        gpt_freeze(m, 0, 0, 1);
-        params = l->params, grads = l->grads, n_params = l->total, tab = NULL;
-    } else {
-        gpt_freeze(m, o->freeze_embeddings, o->freeze_layers, 0);
-        params = m->params, n_params = gpt_num_params(m), tab = &m->table;
-    }
-    if (gpt_alloc_train(m, o->batch, T, e) != 0) goto done;
-    if (!o->lora) grads = m->grads;
-    size_t trainable = 0;
-    if (o->lora) trainable = n_params;
-    else
-        for (int i = 0; i < m->table.n; i++) trainable += m->table.t[i].frozen ? 0 : m->table.t[i].numel;
-    if (!grads) {
-        err_set(e, "every weight is frozen: nothing to train");
-        goto done;
-    }
-    if (adamw_init(&opt, n_params, 0.9f, 0.999f, 1e-8f, o->weight_decay, e) != 0 || rows_init(&r, o->batch, T, e) != 0)
+    if (!o->lora) gpt_freeze(m, o->freeze_embeddings, o->freeze_layers, 0);
+    if (trainable_init(&tr, m, o->lora ? &o->lora_cfg : NULL, &rng, e) != 0) goto done;
+    lora_t *l = tr.lora;
+    if (gpt_alloc_train(m, o->batch, T, e) != 0 || trainable_grads(&tr, m, e) != 0) goto done;
+    if (adamw_init(&opt, tr.n, 0.9f, 0.999f, 1e-8f, o->weight_decay, e) != 0 || rows_init(&r, o->batch, T, e) != 0)
         goto done;
     lr_schedule_t sched = {.kind = LR_COSINE, .lr = o->lr, .min_lr = o->lr * o->min_lr_frac, .warmup = o->warmup,
                            .total = o->steps};
@@ -194,18 +175,18 @@ int sft_train(gpt_t *m, lora_t **lora_out, const sft_data_t *train, const sft_da
             err_set(e, "the loss is %g at step %d: lower the learning rate", loss, step + 1);
             goto done;
         }
-        double norm = grad_norm(grads, n_params);
+        double norm = grad_norm(tr.grads, tr.n);
         if (!isfinite(norm)) {
             err_set(e, "the gradient norm is %g at step %d: lower the learning rate", norm, step + 1);
             goto done;
         }
         float lr = lr_at(&sched, step);
-        adamw_update(&opt, tab, params, grads, lr, clip_scale(norm, o->grad_clip));
+        adamw_update(&opt, tr.tab, tr.params, tr.grads, lr, clip_scale(norm, o->grad_clip));
         trained_total += step_trained;
         double dt = timing_now() - t0;
         sft_progress_t p = {.step = step + 1, .steps = o->steps, .loss = loss, .val_loss = -1, .lr = lr,
                             .grad_norm = norm, .trained_tokens = trained_total,
-                            .tokens_per_s = (double)positions / (dt > 0 ? dt : 1e-9), .trainable = trainable};
+                            .tokens_per_s = (double)positions / (dt > 0 ? dt : 1e-9), .trainable = tr.count};
         if (fn) fn(&p, ctx);
         int last = step + 1 == o->steps || (o->stop && *o->stop);
         if (val && val->n_ex && (last || (o->eval_every > 0 && (step + 1) % o->eval_every == 0))) {
@@ -217,13 +198,10 @@ int sft_train(gpt_t *m, lora_t **lora_out, const sft_data_t *train, const sft_da
     }
     if (l) l->training = 0;
     *lora_out = l;
-    l = NULL;
+    tr.lora = NULL;  // the caller's now
     rc = 0;
 done:
-    if (l) {
-        m->lora = NULL;
-        lora_free(l);
-    }
+    trainable_free(&tr, m);
     adamw_free(&opt);
     rows_free(&r);
     sft_epoch_free(&ep);
