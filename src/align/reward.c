@@ -86,6 +86,16 @@ int rm_scores(rm_t *rm, const pref_data_t *d, int batch, double *scores, err_t *
     return rc;
 }
 
+int rm_score_one(rm_t *rm, const int32_t *ids, int n, double *score, err_t *e) {
+    if (n < 1 || n > rm->m->cfg.context)
+        return err_set(e, "%d tokens to score: give 1 to the context of %d", n, rm->m->cfg.context);
+    if (ensure_acts(rm->m, 1, n, 0, e) != 0) return -1;
+    int last = n - 1;
+    pref_rows_t r = {.B = 1, .T = n, .tokens = (int32_t *)ids, .last = &last};
+    score_rows(rm, &r, score);
+    return 0;
+}
+
 int rm_accuracy(rm_t *rm, const pref_data_t *d, int batch, double *accuracy, err_t *e) {
     double *s = malloc((2 * d->n + 1) * sizeof *s);
     if (!s) return err_set(e, "out of memory");

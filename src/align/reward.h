@@ -36,6 +36,8 @@ double rm_pair_loss(double sc, double sr, float margin, double *dsc, double *dsr
 
 // scores[2 i], scores[2 i + 1]: the chosen and rejected answers of pair i.
 int rm_scores(rm_t *rm, const pref_data_t *d, int batch, double *scores, err_t *e);
+// The score of one sequence ids[0..n) (a prompt and its answer, closed by <|end|>).
+int rm_score_one(rm_t *rm, const int32_t *ids, int n, double *score, err_t *e);
 // The share of pairs whose chosen answer scores higher.
 int rm_accuracy(rm_t *rm, const pref_data_t *d, int batch, double *accuracy, err_t *e);
 

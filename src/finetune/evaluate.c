@@ -87,27 +87,100 @@ static size_t pick(size_t i, size_t n, size_t total) { return n == total ? i : (
 
 static int contains(const char *hay, const char *needle) { return *needle && strstr(hay, needle) != NULL; }
 
+struct qa_key {
+    refs_t *refs;       // (n) per example of the dataset
+    char (*task)[48];   // (n)
+    size_t n;
+};
+
+void qa_key_free(qa_key_t *k) {
+    if (!k) return;
+    for (size_t i = 0; k->refs && i < k->n; i++) refs_free(&k->refs[i]);
+    free(k->refs), free(k->task), free(k);
+}
+
+qa_key_t *qa_key_new(const sft_data_t *ds, const tok_t *tok, err_t *e) {
+    qa_key_t *k = calloc(1, sizeof *k);
+    char **files = calloc((size_t)(ds->n_files > 0 ? ds->n_files : 1), sizeof *files);
+    size_t *flen = calloc((size_t)(ds->n_files > 0 ? ds->n_files : 1), sizeof *flen);
+    int ok = k && files && flen, asst = tok_special(tok, TOK_ASSISTANT), end = tok_special(tok, TOK_END);
+    if (ok) {
+        k->n = ds->n_ex;
+        k->refs = calloc(k->n ? k->n : 1, sizeof *k->refs), k->task = calloc(k->n ? k->n : 1, sizeof *k->task);
+        ok = k->refs && k->task;
+    }
+    if (!ok) err_set(e, "out of memory");
+    for (int f = 0; ok && f < ds->n_files; f++)  // for the "answers" of each line
+        ok = io_read_file(ds->files[f], &files[f], &flen[f], e) == 0;
+    for (size_t i = 0; ok && i < ds->n_ex; i++) {
+        const sft_example_t *x = &ds->ex[i];
+        const int32_t *ids = ds->ids + x->off;
+        int t = x->len - 1;
+        while (t >= 0 && ids[t] != asst) t--;
+        if (t < 0) {
+            err_set(e, "%s:%zu: no answer to compare with", ds->files[x->file], x->line);
+            ok = 0;
+            break;
+        }
+        char buf[4096];
+        size_t len = 0;
+        for (t++; t < x->len && ids[t] != end; t++) {
+            size_t nbytes;
+            const char *bytes = tok_token_bytes(tok, ids[t], &nbytes);
+            if (bytes && len + nbytes < sizeof buf) memcpy(buf + len, bytes, nbytes), len += nbytes;
+        }
+        const char *line;
+        size_t line_len;
+        if (refs_add(&k->refs[i], buf, len) != 0 ||
+            (nth_line(files[x->file], flen[x->file], x->line, &line, &line_len) &&
+             add_answers(&k->refs[i], line, line_len, k->task[i]) != 0)) {
+            err_set(e, "out of memory");
+            ok = 0;
+        }
+    }
+    for (int f = 0; files && f < ds->n_files; f++) free(files[f]);
+    free(files), free(flen);
+    if (!ok) {
+        qa_key_free(k);
+        return NULL;
+    }
+    return k;
+}
+
+void qa_key_match(const qa_key_t *k, size_t i, const char *answer, int *exact, int *contained) {
+    size_t n = strlen(answer);
+    char small[512], *a = n < sizeof small ? small : malloc(n + 1);
+    *exact = *contained = 0;
+    if (!a) return;
+    memcpy(a, answer, n + 1);
+    qa_normalize(a);
+    for (int j = 0; j < k->refs[i].n; j++) {
+        *exact |= strcmp(a, k->refs[i].s[j]) == 0;
+        *contained |= contains(a, k->refs[i].s[j]);
+    }
+    if (a != small) free(a);
+}
+
+const char *qa_key_reference(const qa_key_t *k, size_t i) { return k->refs[i].s[0]; }
+const char *qa_key_task(const qa_key_t *k, size_t i) { return k->task[i]; }
+
 int qa_eval(const gpt_t *m, const tok_t *tok, const sft_data_t *ds, const qa_opts_t *o, qa_result_t *r,
             qa_example_fn fn, void *ctx, err_t *e) {
     memset(r, 0, sizeof *r);
     size_t n = o->limit && o->limit < ds->n_ex ? o->limit : ds->n_ex;
     int B = o->batch > 0 ? o->batch : 1, asst = tok_special(tok, TOK_ASSISTANT), end = tok_special(tok, TOK_END);
-    char **files = calloc((size_t)(ds->n_files > 0 ? ds->n_files : 1), sizeof *files);
-    size_t *flen = calloc((size_t)(ds->n_files > 0 ? ds->n_files : 1), sizeof *flen);
     const int32_t **prompts = malloc((size_t)B * sizeof *prompts);
     int *lens = malloc((size_t)B * sizeof *lens);
+    size_t *which = malloc((size_t)B * sizeof *which);
     gen_output_t *out = calloc((size_t)B, sizeof *out);
-    refs_t *refs = calloc((size_t)B, sizeof *refs);
-    char (*task)[48] = calloc((size_t)B, sizeof *task);
+    qa_key_t *key = NULL;
     gen_t *g = NULL;
     int rc = -1;
-    if (!files || !flen || !prompts || !lens || !out || !refs || !task) {
+    if (!prompts || !lens || !which || !out) {
         err_set(e, "out of memory");
         goto done;
     }
-    for (int f = 0; f < ds->n_files; f++)  // for the "answers" of each line
-        if (io_read_file(ds->files[f], &files[f], &flen[f], e) != 0) goto done;
-    if (!(g = gen_new(m, tok, B, e))) goto done;
+    if (!(key = qa_key_new(ds, tok, e)) || !(g = gen_new(m, tok, B, e))) goto done;
     gen_config_t gc;
     gen_config_default(&gc);
     gc.sample.temperature = 0;
@@ -119,59 +192,35 @@ int qa_eval(const gpt_t *m, const tok_t *tok, const sft_data_t *ds, const qa_opt
     for (size_t first = 0; first < n; first += (size_t)B) {
         int nb = (int)(n - first < (size_t)B ? n - first : (size_t)B);
         for (int b = 0; b < nb; b++) {
-            const sft_example_t *x = &ds->ex[pick(first + b, n, ds->n_ex)];
+            const sft_example_t *x = &ds->ex[which[b] = pick(first + b, n, ds->n_ex)];
             const int32_t *ids = ds->ids + x->off;
             int k = x->len - 1;
             while (k >= 0 && ids[k] != asst) k--;
-            if (k < 0) {
-                err_set(e, "%s:%zu: no answer to compare with", ds->files[x->file], x->line);
-                goto done;
-            }
-            prompts[b] = ids, lens[b] = k + 1;
-            refs_free(&refs[b]);
-            task[b][0] = 0;
-            char buf[4096];
-            size_t len = 0;
-            for (int t = k + 1; t < x->len && ids[t] != end; t++) {
-                size_t nbytes;
-                const char *bytes = tok_token_bytes(tok, ids[t], &nbytes);
-                if (bytes && len + nbytes < sizeof buf) memcpy(buf + len, bytes, nbytes), len += nbytes;
-            }
-            const char *line;
-            size_t line_len;
-            if (refs_add(&refs[b], buf, len) != 0 ||
-                (nth_line(files[x->file], flen[x->file], x->line, &line, &line_len) &&
-                 add_answers(&refs[b], line, line_len, task[b]) != 0)) {
-                err_set(e, "out of memory");
-                goto done;
-            }
+            prompts[b] = ids, lens[b] = k + 1;  // qa_key_new checked that there is one
         }
         if (gen_run(g, &gc, prompts, lens, nb, 1, &rng, NULL, NULL, out, e) != 0) goto done;
         for (int b = 0; b < nb; b++) {
             char *ans = out[b].text;
             qa_normalize(ans);
-            int ex = 0, co = 0;
-            for (int i = 0; i < refs[b].n; i++) {
-                ex |= strcmp(ans, refs[b].s[i]) == 0;
-                co |= contains(ans, refs[b].s[i]);
-            }
+            int ex, co;
+            qa_key_match(key, which[b], ans, &ex, &co);
             r->n++, r->exact += ex, r->contained += co;
+            const char *task = qa_key_task(key, which[b]);
             int t = 0;
-            while (t < r->n_tasks && strcmp(r->task[t].name, task[b]) != 0) t++;
+            while (t < r->n_tasks && strcmp(r->task[t].name, task) != 0) t++;
             if (t == r->n_tasks) {
-                if (r->n_tasks < QA_MAX_TASKS) snprintf(r->task[r->n_tasks++].name, sizeof r->task[0].name, "%s", task[b]);
+                if (r->n_tasks < QA_MAX_TASKS) snprintf(r->task[r->n_tasks++].name, sizeof r->task[0].name, "%s", task);
                 else t = QA_MAX_TASKS - 1;
             }
             r->task[t].n++, r->task[t].exact += ex, r->task[t].contained += co;
-            if (fn) fn(pick(first + b, n, ds->n_ex), ans, refs[b].s[0], ex, co, ctx);
+            if (fn) fn(which[b], ans, qa_key_reference(key, which[b]), ex, co, ctx);
         }
         gen_output_free(out, nb);
     }
     rc = 0;
 done:
-    for (int f = 0; files && f < ds->n_files; f++) free(files[f]);
-    for (int b = 0; refs && b < B; b++) refs_free(&refs[b]);
-    free(files), free(flen), free(prompts), free(lens), free(out), free(refs), free(task);
+    free(prompts), free(lens), free(which), free(out);
+    qa_key_free(key);
     gen_free(g);
     return rc;
 }

@@ -50,6 +50,16 @@ typedef void (*qa_example_fn)(size_t i, const char *answer, const char *referenc
 int qa_eval(const gpt_t *m, const tok_t *tok, const sft_data_t *ds, const qa_opts_t *o, qa_result_t *r,
             qa_example_fn fn, void *ctx, err_t *e);
 
+// The answer key of a dataset: every example's normalised references (its last answer, and the
+// "answers" of its line) and task, for scoring answers as qa_eval does (a programmatic reward).
+typedef struct qa_key qa_key_t;
+qa_key_t *qa_key_new(const sft_data_t *ds, const tok_t *tok, err_t *e);
+void qa_key_free(qa_key_t *k);  // NULL-safe
+// Whether answer (normalised here) matches example i's references exactly, or contains one.
+void qa_key_match(const qa_key_t *k, size_t i, const char *answer, int *exact, int *contained);
+const char *qa_key_reference(const qa_key_t *k, size_t i);
+const char *qa_key_task(const qa_key_t *k, size_t i);
+
 // Lower-cases ASCII, trims, drops a final period and collapses white space, in place.
 void qa_normalize(char *s);
 

@@ -61,6 +61,10 @@ void gen_free(gen_t *g) {
     free(g);
 }
 
+void gen_reset(gen_t *g) {
+    for (int s = 0; s < g->cache.S; s++) kv_keep(&g->cache, s, 0);
+}
+
 gen_t *gen_new(const gpt_t *m, const tok_t *tok, int max_seqs, err_t *e) {
     if (max_seqs < 1) {
         err_set(e, "a generator for %d sequences: give at least 1", max_seqs);
@@ -339,7 +343,7 @@ int gen_run(gen_t *g, const gen_config_t *c, const int32_t *const *prompts, cons
         int p1 = p0 + per < n_prompts ? p0 + per : n_prompts;
         if (run_group(&r, prompts, lens, p0, p1, n_samples, e) != 0) {
             gen_output_free(out, n_prompts * n_samples);
-            for (int s = 0; s < g->cache.S; s++) kv_keep(&g->cache, s, 0);  // unknown state: forget it
+            gen_reset(g);  // unknown state: forget it
             return -1;
         }
     }

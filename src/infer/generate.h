@@ -84,6 +84,9 @@ const gen_stats_t *gen_stats(const gen_t *g);
 // NULL (then there is no text and no stop strings).  NULL with e on failure.
 gen_t *gen_new(const gpt_t *m, const tok_t *tok, int max_seqs, err_t *e);
 void gen_free(gen_t *g);  // NULL-safe
+// Forgets what every slot holds (after the model's weights changed: the cached keys and values
+// are stale).
+void gen_reset(gen_t *g);
 
 // Continues n_prompts prompts (prompts[j], lens[j] tokens, 1 <= lens[j] <= context) with
 // n_samples sequences each: out[j * n_samples + q] is sample q of prompt j (the caller's

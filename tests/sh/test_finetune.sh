@@ -3,7 +3,7 @@
 # embeddings) -> manabi eval (with the adapter unmerged, and merged by `manabi lora merge`:
 # the same held-out loss) -> generate and chat with the adapter; and the errors: an adapter on
 # another base, a bad line in strict mode, LoRA from scratch, an unknown target; then DPO from
-# the fine-tuned model on preference pairs, a reward model, and the win rate it judges.
+# the fine-tuned model on preference pairs, a reward model, the win rate it judges, and GRPO.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"  # $MANABI, $WORK (removed on exit), fail, expect_fail, ...
 cd "$WORK"
@@ -109,3 +109,18 @@ grep -Eq '^\{"prompts":4,"win_rate":[0-9.]+,"reward_a":-?[0-9.]+,"reward_b":-?[0
 expect_fail "winrate without a reward model" "nowhere/model.safetensors" \
     "$MANABI" winrate --rm nowhere --ckpt run/latest.safetensors --vs run/latest.safetensors --prompts toy.jsonl
 echo "ok: reward model and win rate"
+
+# GRPO from the fine-tuned model: rewarded by exact match with the toy answers, then by the
+# reward model.
+"$MANABI" rl --base run/latest.safetensors --sft-lora lora/adapter.safetensors --prompts toy.jsonl --out rl \
+    --steps 5 --group 4 --batch 2 --max-tokens 4 >rl.log 2>&1 || { cat rl.log; fail "rl (exact) failed"; }
+grep -Eq '^step +5/5 \| reward [0-9.]+ \(spread [0-9.]+\) \| KL [0-9.]+ per token' rl.log || { cat rl.log; fail "rl printed no steps"; }
+[[ -f rl/base.safetensors && -f rl/adapter.safetensors ]] || fail "rl wrote $(ls rl)"
+"$MANABI" rl --base run/latest.safetensors --sft-lora lora/adapter.safetensors --prompts toy.jsonl --out rl2 \
+    --reward rm --rm rm --steps 3 --group 2 --batch 2 --max-tokens 4 >rl2.log 2>&1 || { cat rl2.log; fail "rl (rm) failed"; }
+ev --ckpt rl/base.safetensors --lora rl/adapter.safetensors >/dev/null || fail "eval after rl failed"
+expect_fail "rl with an unknown reward" "--reward" \
+    "$MANABI" rl --base run/latest.safetensors --prompts toy.jsonl --out x --reward lucky
+expect_fail "rl with a reward model of no directory" "--rm" \
+    "$MANABI" rl --base run/latest.safetensors --prompts toy.jsonl --out x --reward rm
+echo "ok: GRPO"

@@ -1,0 +1,92 @@
+// GRPO (align/grpo.h): a programmatic reward for particular characters (a to m) in the answer; the
+// policy's share of them grows at least fourfold (to 30% or more) within 100 steps while its
+// KL from the reference stays under 5 nats per token, and the base model's weights never move.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "align/grpo.h"
+#include "core/rng.h"
+#include "test.h"
+
+// The share of the answer's tokens that are the letters a to m (about 5% for a random model).
+static double bangs(size_t prompt, const char *text, const int32_t *tokens, int n, void *ctx) {
+    (void)prompt, (void)text, (void)ctx;
+    double c = 0;
+    for (int i = 0; i < n; i++) c += tokens[i] >= 'a' && tokens[i] <= 'm';
+    return n ? c / n : 0;
+}
+
+typedef struct {
+    double first, last, kl_last;
+} seen_t;
+
+static void seen(const grpo_progress_t *p, void *ctx) {
+    seen_t *s = ctx;
+    if (p->step <= 10) s->first += p->reward / 10;                // the mean of the first ten steps
+    if (p->step > p->steps - 10) s->last += p->reward / 10, s->kl_last = p->kl;  // and of the last ten
+}
+
+TEST(grpo_learns_a_programmatic_reward) {
+    tok_t *tok;
+    err_t e = {{0}};
+    CHECK(tok_load(&tok, "byte", NULL, &e) == 0);
+    gpt_config_t cfg;
+    gpt_config_preset(&cfg, GPT_LLAMA, 1, tok_vocab_size(tok), 32);
+    cfg.d_model = 32, cfg.n_head = 2, cfg.n_kv_head = 2, cfg.d_ff = 64;
+    gpt_t m;
+    CHECK(gpt_init(&m, &cfg, &e) == 0);
+    rng_t r;
+    rng_seed(&r, 3);
+    gpt_init_weights(&m, &r);
+    // Embeddings (and the tied head) 8x the usual scale, so that the logits can move: with
+    // N(0, 0.02) a model this narrow spreads its probability almost evenly whatever adapters do.
+    for (size_t i = 0; i < (size_t)cfg.vocab_size * cfg.d_model; i++) m.w.embed[i] *= 8;
+    size_t np = gpt_num_params(&m);
+    float *before = malloc(np * sizeof(float));
+    memcpy(before, m.params, np * sizeof(float));
+    int32_t eot = tok_special(tok, TOK_EOT), user = tok_special(tok, TOK_USER), end = tok_special(tok, TOK_END),
+            asst = tok_special(tok, TOK_ASSISTANT);
+    int32_t p0[] = {eot, user, 'a', end, asst}, p1[] = {eot, user, 'b', end, asst};
+    const int32_t *prompts[2] = {p0, p1};
+    int lens[2] = {5, 5};
+    grpo_opts_t o;
+    grpo_defaults(&o);
+    o.group = 8, o.prompts = 2, o.steps = 100, o.max_new = 8, o.lr = 2e-2f, o.beta = 0.02f;
+    o.lora_cfg.targets = LORA_Q | LORA_V | LORA_UP | LORA_DOWN;
+    seen_t s = {0};
+    lora_t *l = NULL;
+    CHECK(grpo_train(&m, tok, &l, prompts, lens, 2, &end, 1, bangs, NULL, &o, seen, &s, &e) == 0 && l);
+    CHECK_MSG(s.last > 0.3 && s.last > 4 * s.first, "share of a-m %.3f over the first 10 steps, %.3f over the last 10",
+              s.first, s.last);
+    CHECK_MSG(s.kl_last < 5, "KL from the reference %.3f per token", s.kl_last);
+    CHECK(memcmp(before, m.params, np * sizeof(float)) == 0);
+    m.lora = NULL;
+    lora_free(l);
+    free(before);
+    gpt_free(&m);
+    tok_free(tok);
+}
+
+TEST(grpo_bad_settings) {
+    tok_t *tok;
+    err_t e = {{0}};
+    CHECK(tok_load(&tok, "byte", NULL, &e) == 0);
+    gpt_config_t cfg;
+    gpt_config_preset(&cfg, GPT_LLAMA, 1, tok_vocab_size(tok), 16);
+    gpt_t m;
+    CHECK(gpt_init(&m, &cfg, &e) == 0);
+    int32_t p[12] = {0};
+    const int32_t *pp = p;
+    int len = 12;
+    grpo_opts_t o;
+    grpo_defaults(&o);
+    lora_t *l;
+    CHECK(grpo_train(&m, tok, &l, &pp, &len, 1, NULL, 0, bangs, NULL, &o, NULL, NULL, &e) == -1 &&
+          strstr(e.msg, "context of 16"));
+    o.group = 1;
+    CHECK(grpo_train(&m, tok, &l, &pp, &len, 1, NULL, 0, bangs, NULL, &o, NULL, NULL, &e) == -1 && strstr(e.msg, "group 1"));
+    CHECK(grpo_train(&m, tok, &l, &pp, &len, 0, NULL, 0, bangs, NULL, &o, NULL, NULL, &e) == -1);
+    gpt_free(&m);
+    tok_free(tok);
+}
