@@ -14,7 +14,7 @@ else
 endif
 
 # The libraries found through pkg-config (README: why each one).
-PKGS    := json-c libpcre2-8 libutf8proc zlib libzstd libxxhash libxml-2.0
+PKGS    := json-c libpcre2-8 libutf8proc zlib libzstd libxxhash libxml-2.0 sqlite3
 
 CFLAGS  ?=
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -fopenmp $(OPT) \

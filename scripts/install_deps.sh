@@ -10,7 +10,7 @@ die() { echo "install_deps: $*" >&2; exit 1; }
 . "$(dirname "$0")/lib.sh"
 
 packages=(gcc make pkg-config libc6-dev libopenblas-openmp-dev libjson-c-dev libpcre2-dev libutf8proc-dev zlib1g-dev libzstd-dev
-          libxxhash-dev libxml2-dev mandoc)
+          libxxhash-dev libxml2-dev libsqlite3-dev mandoc)
 if [[ ${1:-} == --test ]]; then
     packages+=(python3-torch python3-numpy "${LANGID_PKGS[@]}")
 fi

@@ -21,6 +21,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_dpo(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_rl(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 int cmd_winrate(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_loss(int argc, char **argv);

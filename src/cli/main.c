@@ -22,6 +22,7 @@ static const command_t commands[] = {
     {"sft", cmd_sft, "fine-tune a checkpoint on examples (LoRA adapters, or every weight)"},
     {"lora", cmd_lora, "'manabi lora merge': fold an adapter into its base checkpoint"},
     {"rm", cmd_rm, "train a reward model on preference pairs (the trunk + a scalar head, Bradley-Terry loss)"},
+    {"compare", cmd_compare, "a person compares two models' answers; choices go into a SQLite store ('compare export' for DPO)"},
     {"rl", cmd_rl, "reinforcement learning (GRPO) with a programmatic reward or a reward model"},
     {"winrate", cmd_winrate, "how often a reward model prefers one model's answers to another's"},
     {"dpo", cmd_dpo, "learn preferred answers from preference pairs (Direct Preference Optimization)"},

@@ -3,7 +3,8 @@
 # embeddings) -> manabi eval (with the adapter unmerged, and merged by `manabi lora merge`:
 # the same held-out loss) -> generate and chat with the adapter; and the errors: an adapter on
 # another base, a bad line in strict mode, LoRA from scratch, an unknown target; then DPO from
-# the fine-tuned model on preference pairs, a reward model, the win rate it judges, and GRPO.
+# the fine-tuned model on preference pairs, a reward model, the win rate it judges, GRPO, and
+# comparisons by a person stored in SQLite.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"  # $MANABI, $WORK (removed on exit), fail, expect_fail, ...
 cd "$WORK"
@@ -124,3 +125,19 @@ expect_fail "rl with an unknown reward" "--reward" \
 expect_fail "rl with a reward model of no directory" "--rm" \
     "$MANABI" rl --base run/latest.safetensors --prompts toy.jsonl --out x --reward rm
 echo "ok: GRPO"
+
+# A person's comparisons: three questions answered 1, t, then 2; stored in SQLite, exported as
+# pairs DPO reads.
+printf '1\nt\n2\n' | "$MANABI" compare --db people.db --ckpt dpo/base.safetensors --lora dpo/adapter.safetensors \
+    --vs run/latest.safetensors --vs-lora lora/adapter.safetensors --prompts toy.jsonl --limit 3 --max-tokens 4 \
+    --rater tester >cmp.txt 2>&1 || { cat cmp.txt; fail "compare failed"; }
+grep -q '^3 comparisons: A better [01], B better [01], tie 1, both bad 0$' cmp.txt || { cat cmp.txt; fail "compare did not store 3"; }
+[[ $(grep -c '^\[1\] ' cmp.txt) -eq 3 ]] || fail "compare did not show both answers three times"
+"$MANABI" compare export --db people.db --out people.jsonl >/dev/null || fail "compare export failed"
+[[ $(wc -l <people.jsonl) -eq 2 ]] && grep -q '"rater":"tester"' people.jsonl || fail "export: $(cat people.jsonl)"
+printf 'q\n' | "$MANABI" compare --db people.db --ckpt run/latest.safetensors --vs run/latest.safetensors \
+    --prompts toy.jsonl >/dev/null || fail "compare with an early quit failed"
+"$MANABI" compare stats --db people.db | grep -q '^3 comparisons' || fail "compare stats"
+echo "not a database at all, but text long enough to fill a header page of sqlite......" >junk.db
+expect_fail "compare on a corrupt store" "junk.db" "$MANABI" compare stats --db junk.db
+echo "ok: compare"
