@@ -1,12 +1,12 @@
-// manabi rl: reinforcement learning with GRPO (align/grpo.h) on the questions of a fine-tuning
-// file, rewarded by a program (exact or contained match with the reference answers) or by a
-// reward model (manabi rm).
+// manabi rl: reinforcement learning with GRPO or PPO (align/rl.h) on the questions of a
+// fine-tuning file, rewarded by a program (exact or contained match with the reference answers)
+// or by a reward model (manabi rm).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "align/grpo.h"
+#include "align/rl.h"
 #include "align/reward.h"
 #include "cli/cli.h"
 #include "core/io.h"
@@ -40,7 +40,7 @@ static double reward(size_t prompt, const char *text, const int32_t *tokens, int
     return rm_score_one(c->rm, c->buf, len, &s, &e) == 0 ? s : 0;
 }
 
-static void progress(const grpo_progress_t *p, void *ctx) {
+static void progress(const rl_progress_t *p, void *ctx) {
     int every = *(int *)ctx;
     if (p->step == 1 || p->step % every == 0 || p->step == p->steps)
         printf("step %5d/%d | reward %.4f (spread %.4f) | KL %.4f per token | answer %.1f tokens | loss %+.4f\n", p->step,
@@ -50,15 +50,17 @@ static void progress(const grpo_progress_t *p, void *ctx) {
 
 int cmd_rl(int argc, char **argv) {
     const char *base = NULL, *sft_lora = NULL, *data = NULL, *out = NULL, *kind = "exact", *rm_dir = NULL;
+    const char *algo = "grpo";
     const char *targets = "q,v", *tokenizer = NULL;
     int seed = 1337;
-    grpo_opts_t o;
-    grpo_defaults(&o);
+    rl_opts_t o;
+    rl_defaults(&o);
     arg_opt_t opts[] = {
         {"base", ARG_STR, &base, "the checkpoint the policy starts from (and the reference it is held to)"},
         {"sft-lora", ARG_STR, &sft_lora, "a fine-tuning adapter of the base, merged into it first"},
         {"prompts", ARG_STR, &data, "questions (JSONL as manabi sft reads; their answers are the references)"},
         {"out", ARG_STR, &out, "output directory: base.safetensors + adapter.safetensors"},
+        {"algo", ARG_STR, &algo, "grpo (group-relative advantages) or ppo (value head, GAE, clipped ratio)"},
         {"reward", ARG_STR, &kind, "exact, contained (match with the references) or rm (a reward model)"},
         {"rm", ARG_STR, &rm_dir, "the reward model's directory (manabi rm), for --reward rm"},
         {"group", ARG_INT, &o.group, "answers sampled per prompt"},
@@ -66,6 +68,11 @@ int cmd_rl(int argc, char **argv) {
         {"steps", ARG_INT, &o.steps, "optimizer steps"},
         {"max-tokens", ARG_INT, &o.max_new, "most tokens per answer"},
         {"beta", ARG_FLOAT, &o.beta, "weight of the KL term to the reference"},
+        {"clip", ARG_FLOAT, &o.clip, "PPO: the ratio's clip range"},
+        {"epochs", ARG_INT, &o.epochs, "PPO: passes over each batch of samples"},
+        {"vf-coef", ARG_FLOAT, &o.vf_coef, "PPO: weight of the value loss"},
+        {"gamma", ARG_FLOAT, &o.gamma, "PPO: discount"},
+        {"lambda", ARG_FLOAT, &o.lambda, "PPO: GAE's lambda"},
         {"temperature", ARG_FLOAT, &o.temperature, "sampling temperature"},
         {"lr", ARG_FLOAT, &o.lr, "peak learning rate"},
         {"rank", ARG_INT, &o.lora_cfg.rank, "LoRA rank"},
@@ -83,6 +90,8 @@ int cmd_rl(int argc, char **argv) {
     reward_ctx_t rc_ = {0};
     rc_.kind = !strcmp(kind, "exact") ? 0 : !strcmp(kind, "contained") ? 1 : !strcmp(kind, "rm") ? 2 : -1;
     if (rc_.kind < 0) return cli_fail("--reward: give exact, contained or rm");
+    if (strcmp(algo, "grpo") && strcmp(algo, "ppo")) return cli_fail("--algo: give grpo or ppo");
+    o.algo = strcmp(algo, "ppo") == 0 ? RL_PPO : RL_GRPO;
     if (rc_.kind == 2 && !rm_dir) return cli_fail("--reward rm needs --rm DIR (from manabi rm)");
     o.seed = (uint64_t)seed;
     err_t e = {0};
@@ -143,13 +152,14 @@ int cmd_rl(int argc, char **argv) {
     if (io_mkdir_p(out, &e) != 0 || cli_checkpoint_meta(base, tokenizer, tok, &meta, &e) != 0) goto done;
     snprintf(path, sizeof path, "%s/base.safetensors", out);
     if (ckpt_save_model(path, &m, &meta, &e) != 0) goto done;
-    printf("GRPO of %s%s%s on %zu prompts: %d steps of %d prompts x %d answers, reward %s, beta %g\n", base,
+    printf("%s of %s%s%s on %zu prompts: %d steps of %d prompts x %d answers, reward %s, beta %g\n",
+           o.algo == RL_PPO ? "PPO" : "GRPO", base,
            sft_lora ? " + " : "", sft_lora ? sft_lora : "", ds.n_ex, o.steps, o.prompts, o.group, kind, o.beta);
     int every = o.steps >= 20 ? o.steps / 20 : 1;
     cli_catch_signals();
     o.stop = (volatile int *)&cli_stop;
     int32_t stops[] = {end, tok_special(tok, TOK_EOT), tok_special(tok, TOK_USER), tok_special(tok, TOK_SYSTEM), asst};
-    if (grpo_train(&m, tok, &adapter, prompts, lens, ds.n_ex, stops, 5, reward, &rc_, &o, progress, &every, &e) != 0)
+    if (rl_train(&m, tok, &adapter, prompts, lens, ds.n_ex, stops, 5, reward, &rc_, &o, progress, &every, &e) != 0)
         goto done;
     snprintf(path, sizeof path, "%s/adapter.safetensors", out);
     if (lora_save(adapter, &m, path, NULL, &e) != 0) goto done;

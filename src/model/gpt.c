@@ -321,12 +321,15 @@ double gpt_forward(gpt_t *m, const int32_t *tokens, const int32_t *targets, cons
 
 static void trunk_backward(gpt_t *m);
 
-void gpt_backward(gpt_t *m) {
+void gpt_backward(gpt_t *m) { gpt_backward_plus(m, NULL); }
+
+void gpt_backward_plus(gpt_t *m, const float *dnormf) {
     gpt_dims_t d = gpt_dims(&m->cfg);
     gpt_acts_t *a = &m->acts;
     size_t N = (size_t)m->B * m->T;
     xent_backward(a->logits, a->lse, a->targets, a->dloss, N, d.V);  // logits now hold dlogits
     matmul_backward(a->dnorm, m->g.lm_head, NULL, a->logits, a->normf, m->w.lm_head, N, d.C, d.V, W_OUT_IN);
+    if (dnormf) residual_forward(a->dnorm, a->dnorm, dnormf, N * d.C);
     trunk_backward(m);
 }
 

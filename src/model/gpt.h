@@ -126,6 +126,9 @@ void gpt_backward(gpt_t *m);
 // the logits (a head of its own on the hidden states, such as a reward model's): dnormf (B, T,
 // C); grads += d loss / d params (the output head's untouched).
 void gpt_backward_hidden(gpt_t *m, const float *dnormf);
+// Both: the weighted cross-entropy's gradient plus dnormf (B, T, C) on the hidden states (a
+// value head beside the language model's, as PPO has); dnormf NULL is gpt_backward.
+void gpt_backward_plus(gpt_t *m, const float *dnormf);
 // The final norm's output of the last forward, (B, T, C): the hidden states the head reads.
 const float *gpt_hidden(const gpt_t *m);
 void gpt_zero_grad(gpt_t *m);

@@ -141,3 +141,7 @@ printf 'q\n' | "$MANABI" compare --db people.db --ckpt run/latest.safetensors --
 echo "not a database at all, but text long enough to fill a header page of sqlite......" >junk.db
 expect_fail "compare on a corrupt store" "junk.db" "$MANABI" compare stats --db junk.db
 echo "ok: compare"
+"$MANABI" rl --algo ppo --base run/latest.safetensors --sft-lora lora/adapter.safetensors --prompts toy.jsonl \
+    --out ppo --steps 4 --group 2 --batch 2 --max-tokens 4 >ppo.log 2>&1 || { cat ppo.log; fail "rl --algo ppo failed"; }
+grep -q '^PPO of ' ppo.log && [[ -f ppo/adapter.safetensors ]] || { cat ppo.log; fail "PPO wrote $(ls ppo)"; }
+echo "ok: PPO"

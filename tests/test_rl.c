@@ -1,11 +1,11 @@
-// GRPO (align/grpo.h): a programmatic reward for particular characters (a to m) in the answer; the
+// GRPO and PPO (align/rl.h): a programmatic reward for particular characters (a to m) in the answer; the
 // policy's share of them grows at least fourfold (to 30% or more) within 100 steps while its
 // KL from the reference stays under 5 nats per token, and the base model's weights never move.
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "align/grpo.h"
+#include "align/rl.h"
 #include "core/rng.h"
 #include "test.h"
 
@@ -21,13 +21,13 @@ typedef struct {
     double first, last, kl_last;
 } seen_t;
 
-static void seen(const grpo_progress_t *p, void *ctx) {
+static void seen(const rl_progress_t *p, void *ctx) {
     seen_t *s = ctx;
     if (p->step <= 10) s->first += p->reward / 10;                // the mean of the first ten steps
     if (p->step > p->steps - 10) s->last += p->reward / 10, s->kl_last = p->kl;  // and of the last ten
 }
 
-TEST(grpo_learns_a_programmatic_reward) {
+static void learns(rl_algo_t algo) {
     tok_t *tok;
     err_t e = {{0}};
     CHECK(tok_load(&tok, "byte", NULL, &e) == 0);
@@ -50,15 +50,15 @@ TEST(grpo_learns_a_programmatic_reward) {
     int32_t p0[] = {eot, user, 'a', end, asst}, p1[] = {eot, user, 'b', end, asst};
     const int32_t *prompts[2] = {p0, p1};
     int lens[2] = {5, 5};
-    grpo_opts_t o;
-    grpo_defaults(&o);
-    o.group = 8, o.prompts = 2, o.steps = 100, o.max_new = 8, o.lr = 2e-2f, o.beta = 0.02f;
+    rl_opts_t o;
+    rl_defaults(&o);
+    o.algo = algo, o.group = 8, o.prompts = 2, o.steps = 100, o.max_new = 8, o.lr = 2e-2f, o.beta = 0.02f;
     o.lora_cfg.targets = LORA_Q | LORA_V | LORA_UP | LORA_DOWN;
     seen_t s = {0};
     lora_t *l = NULL;
-    CHECK(grpo_train(&m, tok, &l, prompts, lens, 2, &end, 1, bangs, NULL, &o, seen, &s, &e) == 0 && l);
-    CHECK_MSG(s.last > 0.3 && s.last > 4 * s.first, "share of a-m %.3f over the first 10 steps, %.3f over the last 10",
-              s.first, s.last);
+    CHECK(rl_train(&m, tok, &l, prompts, lens, 2, &end, 1, bangs, NULL, &o, seen, &s, &e) == 0 && l);
+    CHECK_MSG(s.last > 0.3 && s.last > 4 * s.first, "%s: share of a-m %.3f over the first 10 steps, %.3f over the last 10",
+              algo == RL_PPO ? "PPO" : "GRPO", s.first, s.last);
     CHECK_MSG(s.kl_last < 5, "KL from the reference %.3f per token", s.kl_last);
     CHECK(memcmp(before, m.params, np * sizeof(float)) == 0);
     m.lora = NULL;
@@ -68,7 +68,10 @@ TEST(grpo_learns_a_programmatic_reward) {
     tok_free(tok);
 }
 
-TEST(grpo_bad_settings) {
+TEST(rl_grpo_learns_a_programmatic_reward) { learns(RL_GRPO); }
+TEST(rl_ppo_learns_a_programmatic_reward) { learns(RL_PPO); }
+
+TEST(rl_bad_settings) {
     tok_t *tok;
     err_t e = {{0}};
     CHECK(tok_load(&tok, "byte", NULL, &e) == 0);
@@ -79,14 +82,14 @@ TEST(grpo_bad_settings) {
     int32_t p[12] = {0};
     const int32_t *pp = p;
     int len = 12;
-    grpo_opts_t o;
-    grpo_defaults(&o);
+    rl_opts_t o;
+    rl_defaults(&o);
     lora_t *l;
-    CHECK(grpo_train(&m, tok, &l, &pp, &len, 1, NULL, 0, bangs, NULL, &o, NULL, NULL, &e) == -1 &&
+    CHECK(rl_train(&m, tok, &l, &pp, &len, 1, NULL, 0, bangs, NULL, &o, NULL, NULL, &e) == -1 &&
           strstr(e.msg, "context of 16"));
     o.group = 1;
-    CHECK(grpo_train(&m, tok, &l, &pp, &len, 1, NULL, 0, bangs, NULL, &o, NULL, NULL, &e) == -1 && strstr(e.msg, "group 1"));
-    CHECK(grpo_train(&m, tok, &l, &pp, &len, 0, NULL, 0, bangs, NULL, &o, NULL, NULL, &e) == -1);
+    CHECK(rl_train(&m, tok, &l, &pp, &len, 1, NULL, 0, bangs, NULL, &o, NULL, NULL, &e) == -1 && strstr(e.msg, "group 1"));
+    CHECK(rl_train(&m, tok, &l, &pp, &len, 0, NULL, 0, bangs, NULL, &o, NULL, NULL, &e) == -1);
     gpt_free(&m);
     tok_free(tok);
 }
