@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "core/timing.h"
 #include "train/optim.h"
 #include "train/trainable.h"
 
@@ -182,6 +183,7 @@ int dpo_train(gpt_t *m, lora_t **lora_out, const pref_data_t *train, const pref_
             }
             idx[k] = order[next++];
         }
+        double t0 = timing_now();
         if (l) lora_zero_grad(l), l->training = 1, l->seed = o->seed ^ ((uint64_t)step << 20);
         gpt_zero_grad(m);
         dpo_progress_t p = {.step = step + 1, .steps = o->steps};
@@ -193,6 +195,7 @@ int dpo_train(gpt_t *m, lora_t **lora_out, const pref_data_t *train, const pref_
         }
         p.lr = lr_at(&sched, step), p.grad_norm = norm;
         adamw_update(&opt, tr.tab, tr.params, tr.grads, p.lr, clip_scale(norm, o->grad_clip));
+        p.step_s = timing_now() - t0, p.tokens = (int64_t)r.B * r.T;
         int last = step + 1 == o->steps || (o->stop && *o->stop);
         if (val && val->n && (last || (o->eval_every > 0 && (step + 1) % o->eval_every == 0))) {
             if (dpo_evaluate(m, val, ref_val, o->beta, o->batch, &p.val, e) != 0) goto done;

@@ -54,6 +54,8 @@ typedef struct dpo_progress {
     dpo_stats_t val;          // the held-out pairs (has_val)
     float lr;
     double grad_norm;
+    double step_s;            // this step's seconds (the held-out pairs excluded)
+    int64_t tokens;           // row positions of this step (chosen and rejected rows)
 } dpo_progress_t;
 typedef void (*dpo_progress_fn)(const dpo_progress_t *p, void *ctx);
 

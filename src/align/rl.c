@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "core/timing.h"
 #include "infer/generate.h"
 #include "train/optim.h"
 #include "train/trainable.h"
@@ -160,6 +161,7 @@ int rl_train(gpt_t *m, const tok_t *tok, lora_t **lora_out, const int32_t *const
             pp[j] = prompts[picked[j]], pl[j] = lens[picked[j]];
         }
         // sample the groups with the current policy
+        double t0 = timing_now();
         tr.lora->training = 0;
         gen_reset(g);  // the weights moved: cached keys and values are stale
         if (gen_run(g, &gc, pp, pl, P, G, &rng, NULL, NULL, out, e) != 0) goto done;
@@ -176,6 +178,7 @@ int rl_train(gpt_t *m, const tok_t *tok, lora_t **lora_out, const int32_t *const
         }
         for (int i = 0; i < R; i++) p.reward_std += (r[i] - p.reward) * (r[i] - p.reward) / R;
         p.reward_std = sqrt(p.reward_std);
+        double t1 = timing_now();
         // rows: prompt + answer; trained positions predict the answer's tokens
         int Tb = 2;
         for (int i = 0; i < R; i++) Tb = pl[i / G] + out[i].n > Tb ? pl[i / G] + out[i].n : Tb;
@@ -235,6 +238,7 @@ int rl_train(gpt_t *m, const tok_t *tok, lora_t **lora_out, const int32_t *const
             }
             adamw_update(&opt, NULL, tr.params, tr.grads, lr_at(&sched, step), clip_scale(norm, o->grad_clip));
         }
+        p.gen_s = t1 - t0, p.train_s = timing_now() - t1;
         if (fn) fn(&p, ctx);
         if (o->stop && *o->stop) break;
     }

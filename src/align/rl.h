@@ -55,6 +55,7 @@ typedef struct rl_progress {
     double kl;                  // mean KL_t per answer token from the reference
     double loss;
     double answer_tokens;       // mean answer length
+    double gen_s, train_s;      // this step's seconds sampling (and scoring) / computing the update
 } rl_progress_t;
 typedef void (*rl_progress_fn)(const rl_progress_t *p, void *ctx);
 
