@@ -136,3 +136,26 @@ TEST(rl_backward_plus_gradcheck) {
     CHECK_MSG(worst <= 1, "gpt_backward_plus off by %.2fx its tolerance", worst);
     gpt_free(&m);
 }
+
+// The per-token terms and GAE by hand.
+TEST(rl_terms_by_hand) {
+    double d;
+    // GRPO: logp -1, ref -1.5, A 2, beta 0.1: KL = e^-0.5 + 0.5 - 1 = 0.106531; term = -(2 (-1) - 0.1 KL)
+    CHECK_NEAR(rl_grpo_token(-1, -1.5, 2, 0.1f, &d), 2.0106531, 1e-6);
+    CHECK_NEAR(d, -2 + 0.1 * (1 - exp(-0.5)), 1e-9);
+    // PPO: rho = e^0.5 = 1.6487 > 1.2 with A > 0: clipped, no gradient; with A < 0 the min keeps rho
+    CHECK_NEAR(rl_ppo_token(-1, -1.5, 1, 0.2f, &d), -1.2, 1e-6);
+    CHECK(d == 0);
+    CHECK_NEAR(rl_ppo_token(-1, -1.5, -1, 0.2f, &d), exp(0.5), 1e-9);
+    CHECK_NEAR(d, exp(0.5), 1e-9);
+    CHECK_NEAR(rl_ppo_token(-1, -1, 3, 0.2f, &d), -3, 1e-12);  // rho = 1: the policy gradient
+    CHECK_NEAR(d, -3, 1e-12);
+    // GAE, gamma 1, lambda 0.5: r = (0, 0, 1), v = (0.2, 0.4, 0.6)
+    double r[3] = {0, 0, 1}, v[3] = {0.2, 0.4, 0.6}, adv[3], ret[3];
+    rl_gae(r, v, 3, 1.0f, 0.5f, adv, ret);
+    // delta = (0.2, 0.2, 0.4); adv2 = 0.4, adv1 = 0.2 + 0.5 * 0.4 = 0.4, adv0 = 0.2 + 0.5 * 0.4 = 0.4
+    CHECK_NEAR(adv[2], 0.4, 1e-12);
+    CHECK_NEAR(adv[1], 0.4, 1e-12);
+    CHECK_NEAR(adv[0], 0.4, 1e-12);
+    CHECK_NEAR(ret[0], 0.6, 1e-12);
+}

@@ -20,6 +20,28 @@ void rl_defaults(rl_opts_t *o) {
     o->seed = 1337;
 }
 
+double rl_grpo_token(double logp, double ref, double adv, float beta, double *dlogp) {
+    double d = ref - logp, kl = exp(d) - d - 1;
+    if (dlogp) *dlogp = -adv + beta * (1 - exp(d));  // dKL/dlog pi = 1 - e^(ref - log pi)
+    return -(adv * logp - beta * kl);
+}
+
+double rl_ppo_token(double logp, double old, double adv, float clip, double *dlogp) {
+    double rho = exp(logp - old), lo = 1 - clip, hi = 1 + clip, c = rho < lo ? lo : rho > hi ? hi : rho;
+    int unclipped = rho * adv <= c * adv;  // the min picks the unclipped term (its gradient flows)
+    if (dlogp) *dlogp = unclipped ? -rho * adv : 0;
+    return -(unclipped ? rho : c) * adv;
+}
+
+void rl_gae(const double *r, const double *v, int n, float gamma, float lambda, double *adv, double *ret) {
+    double gae = 0;
+    for (int t = n - 1; t >= 0; t--) {
+        double next = t + 1 < n ? v[t + 1] : 0;
+        gae = r[t] + gamma * next - v[t] + gamma * lambda * gae;
+        adv[t] = gae, ret[t] = gae + v[t];
+    }
+}
+
 // The value head's estimate at every position of the last forward: w . hidden_t + b.
 static void values(const gpt_t *m, const float *vhead, int R, int Tb, float *v) {
     int C = m->cfg.d_model;
@@ -43,26 +65,34 @@ static int ppo_update(gpt_t *m, trainable_t *tr, adamw_t *opt, adamw_t *vopt, fl
     gpt_forward(m, tokens, targets, weights, R, Tb);
     for (size_t k = 0; k < n; k++) old[k] = -m->acts.losses[k];
     values(m, vhead, R, Tb, ret);  // ret holds the values for now
-    // per-token rewards, GAE backwards over each answer
+    // per-token rewards (the KL penalty, and the answer's reward at its last token), GAE
     double mean = 0, sq = 0;
     int count = 0;
-    for (int i = 0; i < R; i++) {
-        double next_v = 0, gae = 0;
-        int last = -1;
-        for (int t = Tb - 1; t >= 0; t--)
-            if (weights[(size_t)i * Tb + t] != 0) {
-                last = last < 0 ? t : last;
-                size_t k = (size_t)i * Tb + t;
-                double kl = old[k] - ref[k], rew = -o->beta * kl + (t == last ? r[i] : 0);
-                p->kl += (exp(ref[k] - old[k]) - (ref[k] - old[k]) - 1) / ans_len[i] / R;
-                double delta = rew + o->gamma * next_v - ret[k];
-                gae = delta + o->gamma * o->lambda * gae;
-                next_v = ret[k];
-                adv[k] = (float)gae;
-                ret[k] = (float)(gae + ret[k]);  // the return the value head learns
-                mean += gae, sq += gae * gae, count++;
-            }
+    double *rw = malloc((size_t)Tb * sizeof *rw), *vv = malloc((size_t)Tb * sizeof *vv);
+    double *ga = malloc((size_t)Tb * sizeof *ga), *gr = malloc((size_t)Tb * sizeof *gr);
+    if (!rw || !vv || !ga || !gr) {
+        free(rw), free(vv), free(ga), free(gr);
+        return err_set(e, "out of memory");
     }
+    for (int i = 0; i < R; i++) {
+        size_t row = (size_t)i * Tb;
+        int t0 = 0, nt = 0;  // the answer's positions are one run: t0 .. t0 + nt - 1
+        while (t0 < Tb && weights[row + t0] == 0) t0++;
+        while (t0 + nt < Tb && weights[row + t0 + nt] != 0) nt++;
+        for (int j = 0; j < nt; j++) {
+            size_t k = row + t0 + j;
+            double d = ref[k] - old[k];
+            rw[j] = o->beta * d + (j == nt - 1 ? r[i] : 0);  // -beta (log pi_old - log ref)
+            vv[j] = ret[k];
+            p->kl += (exp(d) - d - 1) / ans_len[i] / R;
+        }
+        rl_gae(rw, vv, nt, o->gamma, o->lambda, ga, gr);
+        for (int j = 0; j < nt; j++) {
+            adv[row + t0 + j] = (float)ga[j], ret[row + t0 + j] = (float)gr[j];
+            mean += ga[j], sq += ga[j] * ga[j], count++;
+        }
+    }
+    free(rw), free(vv), free(ga), free(gr);
     if (count == 0) return 0;
     mean /= count;
     double sd = sqrt(sq / count - mean * mean) + 1e-8;
@@ -79,15 +109,13 @@ static int ppo_update(gpt_t *m, trainable_t *tr, adamw_t *opt, adamw_t *vopt, fl
         for (size_t k = 0; k < n; k++) {
             m->acts.dloss[k] = 0;
             if (weights[k] == 0) continue;
-            double logp = -m->acts.losses[k], rho = exp(logp - old[k]), a = adv[k];
-            double lo = 1 - o->clip, hi = 1 + o->clip, clipped = rho < lo ? lo : rho > hi ? hi : rho;
-            int unclipped = rho * a <= clipped * a;  // min picks the unclipped term
+            double logp = -m->acts.losses[k], dlogp;
+            double pg = rl_ppo_token(logp, old[k], adv[k], o->clip, &dlogp);
             double v = vhead[C];
             for (int c = 0; c < C; c++) v += (double)vhead[c] * h[k * C + c];
             double dv = 2 * o->vf_coef * (v - ret[k]) / count;
-            loss += (-(unclipped ? rho : clipped) * a + o->vf_coef * (v - ret[k]) * (v - ret[k])) / count;
-            // d loss / d log pi = -rho A (unclipped) or 0; CE = -log pi
-            m->acts.dloss[k] = unclipped ? (float)(rho * a / count) : 0.0f;
+            loss += (pg + o->vf_coef * (v - ret[k]) * (v - ret[k])) / count;
+            m->acts.dloss[k] = (float)(-dlogp / count);  // CE = -log pi
             for (int c = 0; c < C; c++) {
                 dvhead[c] += (float)(dv * h[k * C + c]);
                 dh[k * C + c] = (float)(dv * vhead[c]);
@@ -220,12 +248,11 @@ int rl_train(gpt_t *m, const tok_t *tok, lora_t **lora_out, const int32_t *const
                         m->acts.dloss[k] = 0;
                         continue;
                     }
-                    double logp = -m->acts.losses[k], d = ref[k] - logp, kl = exp(d) - d - 1;
-                    // L_i = -(1/|a|) sum_t (A log pi_t - beta KL_t); dKL_t/dlog pi_t = 1 - exp(ref - log pi)
-                    double dl_dlogp = (-adv[i] + o->beta * (1 - exp(d))) / ans_len[i];
-                    m->acts.dloss[k] = (float)(-dl_dlogp / R);  // CE = -log pi
+                    double logp = -m->acts.losses[k], d = ref[k] - logp, kl = exp(d) - d - 1, dlogp;
+                    double term = rl_grpo_token(logp, ref[k], adv[i], o->beta, &dlogp);
+                    m->acts.dloss[k] = (float)(-dlogp / ans_len[i] / R);  // CE = -log pi
                     p.kl += kl / ans_len[i] / R;
-                    p.loss += (-adv[i] * logp + o->beta * kl) / ans_len[i] / R;
+                    p.loss += term / ans_len[i] / R;
                 }
             }
             if (counted == 0) memset(m->acts.dloss, 0, (size_t)R * Tb * sizeof(float));

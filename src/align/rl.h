@@ -59,6 +59,15 @@ typedef struct rl_progress {
 } rl_progress_t;
 typedef void (*rl_progress_fn)(const rl_progress_t *p, void *ctx);
 
+// The per-token terms, with their derivatives by log pi (pure, for tests and for rl.c).
+// GRPO: -(A log pi - beta KL) with KL = e^(ref - log pi) - (ref - log pi) - 1.
+double rl_grpo_token(double logp, double ref, double adv, float beta, double *dlogp);
+// PPO: -min(rho A, clip(rho, 1 - clip, 1 + clip) A), rho = e^(log pi - old).
+double rl_ppo_token(double logp, double old, double adv, float clip, double *dlogp);
+// GAE over one answer's tokens: rewards r[0..n), values v[0..n) (0 after the last):
+// adv[t] = sum_k (gamma lambda)^k delta_{t+k}, delta_t = r_t + gamma v_{t+1} - v_t; ret = adv + v.
+void rl_gae(const double *r, const double *v, int n, float gamma, float lambda, double *adv, double *ret);
+
 // Trains new adapters (*lora_out, set as m->lora) on prompts[0..n) (token ids ending where the
 // answer starts, e.g. with <|assistant|>), with stop tokens stops[0..n_stops).  m may be mapped.
 int rl_train(gpt_t *m, const tok_t *tok, lora_t **lora_out, const int32_t *const *prompts, const int *lens,
