@@ -67,6 +67,12 @@ int cli_load_pairs(struct pref_data *d, const tok_t *tok, const char *path, int 
         {"presence-penalty", ARG_FLOAT, &(sc)->presence_penalty, "subtract this once a token is in the window"},   \
         {"repeat-last-n", ARG_INT, &(sc)->repeat_last_n, "tokens the penalties look back over"}
 
+// The LoRA flags of the training commands: rank, alpha and targets (parsed by the command with
+// lora_targets_parse once the model's family is known).
+#define CLI_LORA_OPTS(cfg, targets)                                                                 \
+    {"rank", ARG_INT, &(cfg)->rank, "LoRA rank"}, {"alpha", ARG_FLOAT, &(cfg)->alpha, "LoRA alpha (adapters scaled by alpha / rank)"}, \
+        {"targets", ARG_STR, &(targets), "LoRA targets: q,k,v,o,gate,up,down (Llama), c_attn,c_proj,c_fc (GPT-2), or all"}
+
 // One line: prefill and decode tokens/s, the weights' precision and residence, memory.
 void cli_print_stats(FILE *f, const gpt_t *m, const gen_stats_t *s);
 
