@@ -302,3 +302,32 @@ TEST(generate_bad_input) {
     gen_free(NULL);
     gpt_free(&m);
 }
+
+// A model with more ids than its tokenizer (padded vocabularies): ids without bytes add no text.
+TEST(generate_ids_past_the_tokenizer) {
+    tok_t *tok;
+    err_t e = {{0}};
+    CHECK(tok_load(&tok, "byte", NULL, &e) == 0);
+    gpt_t m;
+    if (make_model(&m, GPT_LLAMA, 4096, 32, 21, 0.3f) != 0) return;
+    int32_t p[2] = {tok_special(tok, TOK_EOT), 'a'};
+    const int32_t *pp = p;
+    int len = 2;
+    gen_t *g = gen_new(&m, tok, 1, &e);
+    gen_config_t c = greedy(20);
+    c.sample.temperature = 1, c.sample.top_k = 0, c.sample.top_p = 1, c.sample.min_p = 0;
+    gen_output_t out;
+    rng_t r;
+    rng_seed(&r, 2);
+    CHECK(gen_run(g, &c, &pp, &len, 1, 1, &r, NULL, NULL, &out, &e) == 0 && out.n == 20);
+    size_t bytes = 0;
+    for (int i = 0; i < out.n; i++) {
+        size_t nb;
+        if (tok_token_bytes(tok, out.tokens[i], &nb)) bytes += nb;
+    }
+    CHECK(out.len == bytes);
+    gen_output_free(&out, 1);
+    gen_free(g);
+    gpt_free(&m);
+    tok_free(tok);
+}

@@ -95,7 +95,7 @@ static int ppo_update(gpt_t *m, trainable_t *tr, adamw_t *opt, adamw_t *vopt, fl
     free(rw), free(vv), free(ga), free(gr);
     if (count == 0) return 0;
     mean /= count;
-    double sd = sqrt(sq / count - mean * mean) + 1e-8;
+    double var = sq / count - mean * mean, sd = sqrt(var > 0 ? var : 0) + 1e-8;  // rounding can make var < 0
     for (size_t k = 0; k < n; k++)
         if (weights[k] != 0) adv[k] = (float)((adv[k] - mean) / sd);
     for (int epoch = 0; epoch < o->epochs; epoch++) {

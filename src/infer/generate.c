@@ -179,9 +179,9 @@ static int take(run_t *r, seq_t *q, int32_t t, err_t *e) {
     if (r->g->tok) {
         size_t nb;
         const char *b = tok_token_bytes(r->g->tok, t, &nb);
-        if (!b) nb = 0;
+        if (!b) nb = 0;  // an id past the tokenizer's (a model with a larger vocabulary): no text
         if (grow((void **)&q->text, &q->text_cap, q->len + nb + 1, 1) != 0) return err_set(e, "out of memory");
-        memcpy(q->text + q->len, b, nb);
+        if (nb) memcpy(q->text + q->len, b, nb);
         size_t old = q->len;
         q->len += nb;
         q->text[q->len] = 0;
