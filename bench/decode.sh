@@ -43,14 +43,9 @@ while [[ $# -gt 0 ]]; do
 done
 scripts/install_deps.sh --test
 make -s -j"$(nproc)" bench >/dev/null
-threads=$(nproc)
-if grep -q avx512bw /proc/cpuinfo; then core=SkylakeX; elif grep -q avx2 /proc/cpuinfo; then core=Haswell; else core=Prescott; fi
-blas_omp=/usr/lib/x86_64-linux-gnu/openblas-openmp
+source bench/lib.sh  # threads, core, blas_omp, run, field, str
 dir=data/bench/decode
 mkdir -p "$dir"
-run() { env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=$core OMP_NUM_THREADS=$threads "$@"; }
-field() { sed -n "s/.*\"$1\": *\([0-9.]*\).*/\1/p"; }
-str() { sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p"; }
 tokens() { sed -n 's/.*"tokens": *\[\([^]]*\)\].*/\1/p' | tr -d ' '; }
 # Length of the common prefix of two comma-separated token lists, as "k/n".
 agree() { awk -v a="$1" -v b="$2" 'BEGIN { n = split(a, x, ","); split(b, y, ","); k = 0;

@@ -32,10 +32,7 @@ while [[ $# -gt 0 ]]; do
 done
 scripts/install_deps.sh
 make -s -j"$(nproc)" bench >/dev/null
-threads=$(nproc)
-if grep -q avx512bw /proc/cpuinfo; then core=SkylakeX; elif grep -q avx2 /proc/cpuinfo; then core=Haswell; else core=Prescott; fi
-run() { env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=$core OMP_NUM_THREADS="$threads" "$@"; }
-field() { sed -n "s/.*\"$1\": *\([0-9.]*\).*/\1/p"; }
+source bench/lib.sh  # threads, core, blas_omp, run, field, str
 
 echo "small llama (V=32768, L=8, NH=8, C=512), $batch rows of $row tokens per step, threads $threads," \
     "OPENBLAS_CORETYPE=$core, $steps timed steps after $warmup warm-up (median)"

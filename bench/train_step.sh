@@ -26,12 +26,7 @@ while [[ $# -gt 0 ]]; do
 done
 scripts/install_deps.sh --test
 make -s -j"$(nproc)" bench >/dev/null
-threads=$(nproc)
-if grep -q avx512bw /proc/cpuinfo; then core=SkylakeX; elif grep -q avx2 /proc/cpuinfo; then core=Haswell; else core=Prescott; fi
-blas_omp=/usr/lib/x86_64-linux-gnu/openblas-openmp
-run() { env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=$core OMP_NUM_THREADS=$threads "$@"; }
-field() { sed -n "s/.*\"$1\": *\([0-9.]*\).*/\1/p"; }
-str() { sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p"; }
+source bench/lib.sh  # threads, core, blas_omp, run, field, str
 
 echo "threads $threads, OPENBLAS_CORETYPE=$core, OPENBLAS_L2_SIZE unset, $steps timed steps (median)"
 printf '%-6s %-6s | %10s %10s | %10s %10s | %6s | %6s | %9s %9s\n' family config "manabi ms" "torch ms" \
